@@ -1,0 +1,79 @@
+"""staticcall: the Linux kernel's static calls for CPython.
+
+A *key* names a replaceable call target. Functions decorated with :func:`static_calls`
+have their call sites of keys rewritten to call the current target directly (or not
+at all, for NULL and RET0 targets); :func:`static_call_update` retargets every site.
+"""
+
+from __future__ import annotations
+
+from ._decorator import static_calls
+from ._errors import (
+    StaticCallError,
+    StaticCallNullError,
+    StaticCallPermissionError,
+    StaticCallSignatureError,
+    StaticCallWarning,
+)
+from ._exports import StaticCallHandle, declare_static_call, export_static_call
+from ._keys import (
+    StaticCall,
+    define_static_call,
+    define_static_call_null,
+    define_static_call_ret0,
+    static_call,
+    static_call_cond,
+    static_call_query,
+    static_call_return0,
+)
+from ._sites import Site, static_call_sites
+from ._update import static_call_override, static_call_update, static_call_update_many
+from ._aliases import (
+    DECLARE_STATIC_CALL,
+    DEFINE_STATIC_CALL,
+    DEFINE_STATIC_CALL_NULL,
+    DEFINE_STATIC_CALL_RET0,
+    EXPORT_STATIC_CALL,
+    EXPORT_STATIC_CALL_GPL,
+    EXPORT_STATIC_CALL_TRAMP,
+    EXPORT_STATIC_CALL_TRAMP_GPL,
+)
+
+__version__ = "0.1.0"
+
+#: The kernel's name for the RET0 function.
+globals()["__static_call_return0"] = static_call_return0
+
+__all__ = [
+    "StaticCall",
+    "StaticCallError",
+    "StaticCallHandle",
+    "StaticCallNullError",
+    "StaticCallPermissionError",
+    "StaticCallSignatureError",
+    "StaticCallWarning",
+    "Site",
+    "declare_static_call",
+    "define_static_call",
+    "define_static_call_null",
+    "define_static_call_ret0",
+    "export_static_call",
+    "static_call",
+    "static_call_cond",
+    "static_call_override",
+    "static_call_query",
+    "static_call_return0",
+    "static_call_sites",
+    "static_call_update",
+    "static_call_update_many",
+    "static_calls",
+    "DECLARE_STATIC_CALL",
+    "DEFINE_STATIC_CALL",
+    "DEFINE_STATIC_CALL_NULL",
+    "DEFINE_STATIC_CALL_RET0",
+    "EXPORT_STATIC_CALL",
+    "EXPORT_STATIC_CALL_GPL",
+    "EXPORT_STATIC_CALL_TRAMP",
+    "EXPORT_STATIC_CALL_TRAMP_GPL",
+    "__static_call_return0",
+]

@@ -1,0 +1,280 @@
+"""@static_calls: record a function's sites and rewrite them (INLINE mode)."""
+
+from __future__ import annotations
+
+import functools
+import types
+import warnings
+import weakref
+from typing import Any, Callable, TypeVar, overload
+
+from . import _patch
+from ._errors import StaticCallError, StaticCallWarning
+from ._exports import StaticCallHandle
+from ._factory import make_function
+from ._keys import UPDATE_LOCK, StaticCall
+from ._rewrite import FoundSite, rewrite
+from ._sites import Patcher, SiteRecord, register
+
+T = TypeVar("T")
+
+MODES = ("inline", "trampoline")
+_UNSUPPORTED = _patch.unsupported_reason()
+_warned = False
+
+# Functions this decorator returned (decorating them again changes nothing).
+_DONE: weakref.WeakSet[Any] = weakref.WeakSet()
+
+
+def _warn_unsupported() -> None:
+    global _warned
+    if not _warned:
+        _warned = True
+        warnings.warn(f"staticcall: sites are not rewritten on this interpreter "
+                      f"({_UNSUPPORTED}); every call goes through the runtime path",
+                      StaticCallWarning, stacklevel=4)
+
+
+def _resolver(globals_: dict[str, Any], owner_globals: dict[str, Any]):  # type: ignore[no-untyped-def]
+    def resolve(value: Any) -> tuple[str, Any] | None:
+        if isinstance(value, StaticCall):
+            return "key", value
+        if isinstance(value, StaticCallHandle):
+            return "handle", value
+        return None
+    return resolve
+
+
+def _bind(ref: Any, globals_: dict[str, Any]) -> tuple[StaticCall[Any] | None, str | None]:
+    """The key a site binds to, or why it cannot bind (left to the runtime path)."""
+    if isinstance(ref, StaticCall):
+        return ref, None
+    try:
+        return ref._resolve_for("call", globals_), None
+    except StaticCallError as exc:
+        return None, str(exc)
+
+
+class _Work:
+    """One decoration: rewritten codes and the sites found in them."""
+
+    def __init__(self, globals_: dict[str, Any], mode: str) -> None:
+        self.globals = globals_
+        self.mode = mode
+        self.found: list[tuple[FoundSite, StaticCall[Any] | None]] = []
+        self.resolve = _resolver(globals_, globals_)
+
+    def code(self, code: types.CodeType) -> types.CodeType:
+        result = rewrite(code, self.globals, self.resolve, self.code)
+        new = result.code
+        for site in result.sites:
+            key, why = _bind(site.ref, self.globals)
+            if why is not None:
+                site.reason = why
+            if self.mode == "trampoline" and site.reason is None:
+                site.reason = "trampoline mode"
+            self.found.append((site, key))
+        rewritten = [s for s in result.sites if s.slots is not None]
+        if not rewritten:
+            return new
+        consts = list(new.co_consts)
+        for site in rewritten:
+            site.indices = tuple(_index_of(consts, slot) for slot in site.slots)  # type: ignore[assignment,union-attr]
+            # initial values: harmless until the table entry sets the real ones
+            it, is_, iv = site.indices  # type: ignore[misc]
+            consts[it] = _placeholder_target
+            consts[is_] = True
+            consts[iv] = None
+        new = new.replace(co_consts=tuple(consts))
+        for site in rewritten:
+            site.consts = new.co_consts
+        return new
+
+
+def _placeholder_target(*args: Any, **kwargs: Any) -> Any:
+    raise StaticCallError("internal error: a static call site ran before it was bound")
+
+
+def _index_of(consts: list[Any], slot: Any) -> int:
+    for i, c in enumerate(consts):
+        if c is slot:
+            return i
+    raise AssertionError("slot constant not found")
+
+
+def _rewrite_function(func: types.FunctionType, mode: str,
+                      strict: bool) -> tuple[types.FunctionType, list[SiteRecord]]:
+    if mode == "trampoline" or _UNSUPPORTED is not None:
+        if _UNSUPPORTED is not None and mode == "inline":
+            _warn_unsupported()
+        work = _Work(func.__globals__, "trampoline")
+        _discover_only(work, func.__code__)
+        new_func = func
+    else:
+        work = _Work(func.__globals__, mode)
+        new_code = work.code(func.__code__)
+        new_func = make_function(new_code, func) if new_code is not func.__code__ else func
+    if strict:
+        bad = [s for s, _ in work.found if s.reason is not None]
+        if bad:
+            s = bad[0]
+            raise StaticCallError(f"static call site {s.filename}:{s.lineno} in {s.qualname} "
+                                  f"stays on the runtime path: {s.reason}")
+    records: list[SiteRecord] = []
+    with UPDATE_LOCK:
+        patcher = Patcher()
+        for site, key in work.found:
+            if key is None:
+                key = _unbound_key(site)
+                if key is None:
+                    continue
+            live = site.slots is not None and site.reason is None and site.consts is not None
+            rec = SiteRecord(key, site.qualname, site.filename, site.lineno, site.cond,
+                             site.tail, site.reason, site.consts if live else None,
+                             site.indices if live else None)
+            patcher.retarget(rec, key._sc_target)
+            records.append(rec)
+            for old in patcher.keep:
+                key._sc_retired.setdefault(id(old), old)
+            patcher.keep.clear()
+    return new_func, records
+
+
+def _unbound_key(site: FoundSite) -> StaticCall[Any] | None:
+    ref = site.ref
+    if isinstance(ref, StaticCall):
+        return ref
+    key = getattr(ref, "_key", None)
+    return key if isinstance(key, StaticCall) else None
+
+
+def _discover_only(work: _Work, code: types.CodeType) -> None:
+    """Record sites without rewriting (trampoline mode, unsupported interpreters)."""
+    from ._rewrite import _find_groups
+    from bytecode import Bytecode, Instr
+
+    try:
+        items = list(Bytecode.from_code(code))
+    except Exception:
+        return
+    qualname = getattr(code, "co_qualname", code.co_name)
+    for site in _find_groups(items, work.globals, work.resolve, qualname, code.co_filename):
+        key, why = _bind(site.ref, work.globals)
+        site.reason = why or ("trampoline mode" if _UNSUPPORTED is None
+                              else f"not rewritten: {_UNSUPPORTED}")
+        work.found.append((site, key))
+    for item in items:
+        if isinstance(item, Instr) and isinstance(item.arg, types.CodeType):
+            _discover_only(work, item.arg)
+
+
+def _innermost(func: Any) -> tuple[Any, list[Any]]:
+    """Follow ``__wrapped__`` to the function that holds the code; returns the chain."""
+    chain = [func]
+    seen = {id(func)}
+    while True:
+        inner = getattr(chain[-1], "__wrapped__", None)
+        if inner is None or id(inner) in seen:
+            return chain[-1], chain
+        seen.add(id(inner))
+        chain.append(inner)
+
+
+def _decorate(obj: Any, mode: str, strict: bool) -> Any:
+    if obj in _DONE if _hashable(obj) else False:
+        return obj
+    if isinstance(obj, staticmethod):
+        inner = _decorate(obj.__func__, mode, strict)
+        return obj if inner is obj.__func__ else staticmethod(inner)
+    if isinstance(obj, classmethod):
+        inner = _decorate(obj.__func__, mode, strict)
+        return obj if inner is obj.__func__ else classmethod(inner)
+    if isinstance(obj, property):
+        parts = [_decorate(f, mode, strict) if f is not None else None
+                 for f in (obj.fget, obj.fset, obj.fdel)]
+        if all(a is b for a, b in zip(parts, (obj.fget, obj.fset, obj.fdel))):
+            return obj
+        return type(obj)(*parts, obj.__doc__)
+    if isinstance(obj, type):
+        for name, member in list(vars(obj).items()):
+            if isinstance(member, (types.FunctionType, staticmethod, classmethod, property)) \
+                    or hasattr(member, "__wrapped__") and callable(member):
+                new = _decorate(member, mode, strict)
+                if new is not member:
+                    setattr(obj, name, new)
+        return obj
+    if isinstance(obj, types.FunctionType) and not hasattr(obj, "__wrapped__"):
+        new, records = _rewrite_function(obj, mode, strict)
+        register(new, records)
+        _DONE.add(new)
+        return new
+    if callable(obj) and hasattr(obj, "__wrapped__"):
+        inner, chain = _innermost(obj)
+        if not isinstance(inner, types.FunctionType) or inner in _DONE:
+            return obj
+        new_inner, records = _rewrite_function(inner, mode, strict)
+        owner = _splice(chain, inner, new_inner) if new_inner is not inner else inner
+        register(owner, records)
+        _DONE.add(owner)
+        if _hashable(obj):
+            try:
+                _DONE.add(obj)
+            except TypeError:
+                pass
+        return obj
+    return obj
+
+
+def _splice(chain: list[Any], old: types.FunctionType,
+            new: types.FunctionType) -> types.FunctionType:
+    """Make the wrappers of ``chain`` call ``new`` instead of ``old``; returns the
+    function that now runs the rewritten code."""
+    replaced = False
+    for wrapper in chain[:-1]:
+        if getattr(wrapper, "__wrapped__", None) is old:
+            try:
+                wrapper.__wrapped__ = new
+            except (AttributeError, TypeError):
+                pass
+        for cell in getattr(wrapper, "__closure__", None) or ():
+            try:
+                if cell.cell_contents is old:
+                    cell.cell_contents = new
+                    replaced = True
+            except ValueError:
+                continue
+    if not replaced:
+        # The wrapper reaches the function some other way: give the original the new code
+        # (correct, though calls to it may specialise less on 3.13+).
+        old.__code__ = new.__code__
+        return old
+    return new
+
+
+def _hashable(obj: Any) -> bool:
+    try:
+        hash(obj)
+    except TypeError:
+        return False
+    return True
+
+
+@overload
+def static_calls(func: T) -> T: ...
+@overload
+def static_calls(*, mode: str = "inline", strict: bool = False) -> Callable[[T], T]: ...
+
+
+def static_calls(func: Any = None, *, mode: str = "inline", strict: bool = False) -> Any:
+    """Record every static call site of a function (or of every function of a class)
+    in the site table and, in ``"inline"`` mode, rewrite them to call the target
+    directly (or not at all, for NULL ``static_call_cond`` and RET0 sites)."""
+    if mode not in MODES:
+        raise ValueError(f"static_calls(mode={mode!r}): expected one of {MODES}")
+    if func is None:
+        return functools.partial(_decorate_entry, mode=mode, strict=strict)
+    return _decorate_entry(func, mode=mode, strict=strict)
+
+
+def _decorate_entry(func: Any, *, mode: str, strict: bool) -> Any:
+    return _decorate(func, mode, strict)

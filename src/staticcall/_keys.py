@@ -1,0 +1,326 @@
+"""Keys and the runtime path: everything that works without rewriting bytecode.
+
+A key (``StaticCall``) is a ``functools.partial`` subclass whose wrapped callable is
+the key's *effective* callable: the target, a raiser for NULL, or
+``static_call_return0`` for RET0. ``partial``'s C-level call goes straight to it, which
+makes calling a key cheaper than any Python ``__call__`` could.
+
+``static_call(key)`` and ``static_call_cond(key)`` are the bound ``__getitem__`` of two
+tables that map each key to a small generated trampoline (a Python function with the
+prototype's parameters whose target lives in a closure cell), so the undecorated form
+costs one C-level lookup and one Python-to-Python call.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import sys
+import threading
+from typing import TYPE_CHECKING, Any, Callable, Generic, TypeVar
+
+from ._errors import StaticCallError, StaticCallNullError
+from ._signature import signature_of
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+#: Serialises every update; calls never take it.
+UPDATE_LOCK = threading.RLock()
+
+
+def static_call_return0(*args: Any, **kwargs: Any) -> int:
+    """The RET0 target: accepts anything and returns ``0``."""
+    return 0
+
+
+def _return_none(*args: Any, **kwargs: Any) -> None:
+    return None
+
+
+class _Unset:
+    """Marker for "no value"; never a target."""
+
+    def __repr__(self) -> str:
+        return "<unset>"
+
+
+UNSET: Any = _Unset()
+
+# --------------------------------------------------------------------------------------
+# Trampolines: generated forwarders whose target is a closure cell.
+# --------------------------------------------------------------------------------------
+
+_TRAMPOLINE_TEMPLATES: dict[tuple[str, ...] | None, Callable[[Any], Callable[..., Any]]] = {}
+
+
+def _simple_parameters(sig: inspect.Signature | None) -> tuple[str, ...] | None:
+    """Parameter names when every parameter is positional-or-keyword without default."""
+    if sig is None:
+        return None
+    names = []
+    for p in sig.parameters.values():
+        if p.kind is not p.POSITIONAL_OR_KEYWORD or p.default is not p.empty:
+            return None
+        names.append(p.name)
+    if len(names) > 32:
+        return None
+    return tuple(names)
+
+
+def _trampoline_factory(params: tuple[str, ...] | None) -> Callable[[Any], Callable[..., Any]]:
+    factory = _TRAMPOLINE_TEMPLATES.get(params)
+    if factory is None:
+        if params is None:
+            head = body = "*args, **kwargs"
+        else:
+            head = body = ", ".join(params)
+        target = "static_call_target"
+        while params and target in params:
+            target += "_"
+        src = (
+            f"def factory({target}):\n"
+            f"    def trampoline({head}):\n"
+            f"        return {target}({body})\n"
+            f"    return trampoline\n"
+        )
+        ns: dict[str, Any] = {}
+        exec(compile(src, "<staticcall trampoline>", "exec"), ns)
+        factory = _TRAMPOLINE_TEMPLATES[params] = ns["factory"]
+    return factory
+
+
+def _make_trampoline(key: StaticCall[Any], params: tuple[str, ...] | None, target: Any,
+                     kind: str) -> Callable[..., Any]:
+    tramp = _trampoline_factory(params)(target)
+    tramp.__name__ = key.name
+    tramp.__qualname__ = f"{kind}({key.name})"
+    tramp.__doc__ = key.__doc__
+    return tramp
+
+
+class _CallTable(dict):  # type: ignore[type-arg]
+    """key -> trampoline. Misses resolve handles or reject non-keys."""
+
+    def __init__(self, cond: bool) -> None:
+        super().__init__()
+        self.cond = cond
+
+    def __missing__(self, obj: Any) -> Callable[..., Any]:
+        from ._exports import StaticCallHandle
+
+        form = "static_call_cond" if self.cond else "static_call"
+        if isinstance(obj, StaticCallHandle):
+            key = obj._resolve_for_call(sys._getframe(1).f_globals)
+            return self[key]
+        raise TypeError(f"{form}() expects a StaticCall key or handle, not {type(obj).__name__}")
+
+
+_CALL_TABLE = _CallTable(cond=False)
+_COND_TABLE = _CallTable(cond=True)
+
+if TYPE_CHECKING:
+    def static_call(key: StaticCall[F] | Any) -> F: ...
+    def static_call_cond(key: StaticCall[F] | Any) -> F: ...
+else:
+    static_call = _CALL_TABLE.__getitem__
+    static_call_cond = _COND_TABLE.__getitem__
+
+# --------------------------------------------------------------------------------------
+# The key type.
+# --------------------------------------------------------------------------------------
+
+if TYPE_CHECKING:
+    class _KeyBase(Generic[F]):
+        def __call__(self, *args: Any, **kwargs: Any) -> Any: ...
+else:
+    class _KeyBase(functools.partial, Generic[F]):
+        __slots__ = ()
+
+
+def _defining_module() -> str:
+    """The module of the first frame outside this package."""
+    frame = sys._getframe(1)
+    while frame is not None and frame.f_globals.get("__name__", "").startswith("staticcall"):
+        if frame.f_globals.get("__name__") == "staticcall.__main__":
+            break
+        frame = frame.f_back  # type: ignore[assignment]
+    return frame.f_globals.get("__name__", "__main__") if frame is not None else "__main__"
+
+
+class StaticCall(_KeyBase[F]):
+    """A static call key: a named, replaceable call target.
+
+    Create keys with :func:`define_static_call`, :func:`define_static_call_null` or
+    :func:`define_static_call_ret0`; call them through ``static_call(key)(...)``,
+    ``static_call_cond(key)(...)`` or ``key(...)``.
+    """
+
+    # Instance state lives in the partial's __dict__ (keys need a dict anyway for
+    # __name__, __doc__, ...). Attribute names start with "_sc_" to stay out of the way.
+    if TYPE_CHECKING:
+        name: str
+        __name__: str
+        __qualname__: str
+        __module__: str
+        _sc_target: Any
+        _sc_prototype: inspect.Signature | None
+        _sc_params: tuple[str, ...] | None
+        _sc_call_tramp: Callable[..., Any]
+        _sc_cond_tramp: Callable[..., Any]
+        _sc_null: Callable[..., Any]
+        _sc_retired: dict[int, Any]
+        _sc_sites: dict[int, Any]
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> StaticCall[F]:
+        raise TypeError("create keys with define_static_call(), define_static_call_null() "
+                        "or define_static_call_ret0()")
+
+    @classmethod
+    def _create(cls, target: Any, prototype: Callable[..., Any] | None, name: str | None,
+                module: str) -> StaticCall[Any]:
+        source = target if callable(target) and target is not static_call_return0 else prototype
+        if name is None:
+            name = getattr(source, "__name__", None)
+            if not isinstance(name, str):
+                raise TypeError("a key needs a name: pass name=... (the prototype has no __name__)")
+        if not isinstance(name, str):
+            raise TypeError(f"a key's name must be a str, not {type(name).__name__}")
+        null = _make_null_raiser(name)
+        self: StaticCall[Any] = functools.partial.__new__(cls, null)  # type: ignore[call-overload]
+        d = self.__dict__
+        d["name"] = name
+        d["__name__"] = name
+        d["__qualname__"] = getattr(source, "__qualname__", name) if source is not None else name
+        d["__doc__"] = getattr(source, "__doc__", None) if source is not None else None
+        d["__module__"] = module
+        if prototype is not None and not callable(prototype):
+            raise TypeError(f"static call {name!r}: prototype must be callable or None, "
+                            f"not {type(prototype).__name__}")
+        d["_sc_prototype"] = signature_of(prototype)
+        d["_sc_params"] = _simple_parameters(d["_sc_prototype"])
+        d["_sc_null"] = null
+        d["_sc_target"] = None
+        d["_sc_retired"] = {}
+        d["_sc_sites"] = {}
+        d["_sc_call_tramp"] = _make_trampoline(self, d["_sc_params"], null, "static_call")
+        d["_sc_cond_tramp"] = _make_trampoline(self, d["_sc_params"], _return_none,
+                                               "static_call_cond")
+        _CALL_TABLE[self] = d["_sc_call_tramp"]
+        _COND_TABLE[self] = d["_sc_cond_tramp"]
+        if target is not None:
+            self._sc_set_runtime(target)
+        return self
+
+    # Keys are descriptors that bind to nothing, so a key stored on a class is
+    # reached unchanged through instances (partial itself binds on 3.14+).
+    def __get__(self, obj: Any, objtype: Any = None) -> StaticCall[F]:
+        return self
+
+    def __repr__(self) -> str:
+        return f"<StaticCall {self.name!r} -> {_target_repr(self._sc_target)}>"
+
+    def __reduce__(self) -> Any:
+        raise TypeError(f"static call {self.name!r}: keys cannot be pickled")
+
+    def __copy__(self) -> StaticCall[F]:
+        return self
+
+    def __deepcopy__(self, memo: Any) -> StaticCall[F]:
+        return self
+
+    @property
+    def target(self) -> Any:
+        """The current target (as :func:`static_call_query` returns it)."""
+        return self._sc_target
+
+    @property
+    def prototype(self) -> inspect.Signature | None:
+        """The key's prototype signature, or ``None``."""
+        return self._sc_prototype
+
+    def _sc_effective(self, cond: bool) -> Any:
+        target = self._sc_target
+        if target is None:
+            return _return_none if cond else self._sc_null
+        return target
+
+    def _sc_set_runtime(self, target: Any) -> None:
+        """Point the runtime path (key call, trampolines) at ``target``."""
+        old = self._sc_target
+        if old is not None:
+            self._sc_retired[id(old)] = old
+        self.__dict__["_sc_target"] = target
+        call = self._sc_effective(False)
+        assert self._sc_call_tramp.__closure__ is not None
+        assert self._sc_cond_tramp.__closure__ is not None
+        self._sc_call_tramp.__closure__[0].cell_contents = call
+        self._sc_cond_tramp.__closure__[0].cell_contents = self._sc_effective(True)
+        functools.partial.__setstate__(self, (call, (), None, self.__dict__))
+
+
+def _make_null_raiser(name: str, where: str | None = None) -> Callable[..., Any]:
+    message = f"static call {name!r} has no target (NULL)"
+    if where:
+        message += f" at {where}"
+
+    def null_target(*args: Any, **kwargs: Any) -> Any:
+        raise StaticCallNullError(message)
+
+    null_target.__qualname__ = f"null_target({name})"
+    return null_target
+
+
+def _target_repr(target: Any) -> str:
+    if target is None:
+        return "NULL"
+    if target is static_call_return0:
+        return "RET0"
+    return repr(target)
+
+
+# --------------------------------------------------------------------------------------
+# Defining keys.
+# --------------------------------------------------------------------------------------
+
+def define_static_call(func: F, *, name: str | None = None) -> StaticCall[F]:
+    """A key whose target is ``func``; ``func``'s signature becomes the prototype."""
+    if not callable(func):
+        raise TypeError(f"define_static_call() needs a callable target, not {type(func).__name__}")
+    proto = None if func is static_call_return0 else func
+    return StaticCall._create(func, proto, name, _defining_module())
+
+
+def define_static_call_null(prototype: Callable[..., Any] | None = None, *,
+                            name: str | None = None) -> StaticCall[Any]:
+    """A key with no target (NULL)."""
+    if prototype is None and name is None:
+        name = "null"
+    return StaticCall._create(None, prototype, name, _defining_module())
+
+
+def define_static_call_ret0(prototype: Callable[..., Any] | None = None, *,
+                            name: str | None = None) -> StaticCall[Any]:
+    """A key whose target is :func:`static_call_return0`."""
+    if prototype is None and name is None:
+        name = "ret0"
+    return StaticCall._create(static_call_return0, prototype, name, _defining_module())
+
+
+def as_key(obj: Any, action: str) -> StaticCall[Any]:
+    """The key behind ``obj`` (a key or a handle), checked for ``action``."""
+    if isinstance(obj, StaticCall):
+        return obj
+    from ._exports import StaticCallHandle
+
+    if isinstance(obj, StaticCallHandle):
+        return obj._resolve_for(action, sys._getframe(2).f_globals)
+    raise TypeError(f"expected a StaticCall key or handle, not {type(obj).__name__}")
+
+
+def static_call_query(key: StaticCall[F] | Any) -> F | None | Any:
+    """The current target: the function, ``None`` for NULL, ``static_call_return0`` for RET0."""
+    return as_key(key, "query")._sc_target
+
+
+class StaticCallUnresolved(StaticCallError):
+    """A declared handle that could not be resolved (internal subclass, same contract)."""

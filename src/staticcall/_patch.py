@@ -1,0 +1,96 @@
+"""Live patching: rewrite a constant of a code object in place.
+
+A rewritten site loads its target with ``LOAD_CONST``, which reads the code object's
+``co_consts`` tuple on every execution. Replacing the tuple item in place therefore
+retargets every frame of that code at once, running or suspended -- the Python
+equivalent of the kernel patching a call instruction in its text.
+
+Old values are never freed here: CPython 3.14+ may push constants as borrowed
+references, and an optimizer trace may have baked them in, so callers keep every value
+they replace alive (the key's ``_sc_retired``) and call :func:`invalidate_traces`.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import sys
+import sysconfig
+from typing import Any
+
+_PTR = ctypes.sizeof(ctypes.c_void_p)
+_ITEMS = tuple.__basicsize__  # offset of ob_item[0] in a tuple object
+# CPython 3.14 caches a tuple's hash just before its items.
+_HASH = _ITEMS - _PTR if sys.version_info >= (3, 14) else None
+
+_incref = ctypes.pythonapi.Py_IncRef
+_incref.argtypes = [ctypes.py_object]
+_incref.restype = None
+_decref = ctypes.pythonapi.Py_DecRef
+_decref.argtypes = [ctypes.py_object]
+_decref.restype = None
+
+
+def _layout_ok() -> bool:
+    a, b = object(), object()
+    probe = (a, b)
+    addr = ctypes.c_void_p.from_address(id(probe) + _ITEMS + _PTR).value
+    return addr == id(b)
+
+
+def _free_threaded() -> bool:
+    return bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
+
+
+def unsupported_reason() -> str | None:
+    """Why this interpreter cannot be live-patched, or ``None`` when it can."""
+    if os.environ.get("STATICCALL_MODE") == "trampoline":
+        return "STATICCALL_MODE=trampoline is set"
+    if sys.implementation.name != "cpython":
+        return f"{sys.implementation.name} is not CPython"
+    if not (3, 11) <= sys.version_info[:2] <= (3, 15):
+        return f"CPython {sys.version_info[0]}.{sys.version_info[1]} bytecode is not known"
+    if _free_threaded():
+        return "free-threaded builds are not supported"
+    if not _layout_ok():
+        return "unexpected tuple layout"
+    return None
+
+
+def set_const(consts: tuple[Any, ...], index: int, value: Any) -> Any:
+    """Make ``consts[index]`` be ``value``; return the previous item.
+
+    The caller holds the GIL throughout (no call here releases it) and keeps the
+    returned object alive for as long as any frame may still hold it.
+    """
+    old = consts[index]
+    if old is value:
+        return old
+    slot = ctypes.c_void_p.from_address(id(consts) + _ITEMS + index * _PTR)
+    _incref(value)
+    slot.value = id(value)
+    if _HASH is not None:
+        ctypes.c_ssize_t.from_address(id(consts) + _HASH).value = -1
+    _decref(old)
+    return old
+
+
+_clear_caches = getattr(sys, "_clear_internal_caches", None)
+
+
+def _jit_active() -> bool:
+    jit = getattr(sys, "_jit", None)
+    if jit is not None:
+        return bool(jit.is_enabled())
+    # 3.13 has no sys._jit; its optimizer runs only when asked for.
+    return bool(os.environ.get("PYTHON_JIT") not in (None, "", "0")
+                or os.environ.get("PYTHON_UOPS"))
+
+
+JIT_ACTIVE = _clear_caches is not None and _jit_active()
+
+
+def invalidate_traces() -> None:
+    """Drop optimizer traces, which may have baked in the constants we changed."""
+    if JIT_ACTIVE and _clear_caches is not None:
+        _clear_caches()

@@ -1,0 +1,449 @@
+"""Find the static call sites of a code object and rewrite them.
+
+A site is rewritten into (version order of NULL and callable aside)::
+
+    PUSH_NULL; LOAD_CONST T            # was: the key's load, or static_call(K)
+    <arguments, untouched>
+    LOAD_CONST S; POP_JUMP_IF_TRUE call
+    <drop the arguments and callable>; LOAD_CONST V; JUMP_FORWARD done
+    call: <the original call instruction(s)>
+    done:
+
+``T``, ``S`` and ``V`` are constants owned by the site alone. ``S`` is ``True`` for a
+call (``T`` is the target, or a raiser for a NULL ``static_call``), ``False`` for no
+call at all (``V`` is ``None`` for NULL, ``0`` for RET0). Updates rewrite the three
+constants in place (see ``_patch``), so the function is rewritten only once.
+
+Sites are found by simulating the value stack over the control-flow graph: the load
+of a site's callable is matched to the call instruction that consumes it, whatever the
+argument expressions do in between.
+"""
+
+from __future__ import annotations
+
+import types
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from bytecode import Bytecode, Instr, Label, SetLineno, TryBegin, TryEnd
+
+from . import _opcodes as op
+
+SCRATCH = "__static_call_scratch__"
+
+
+class Slot:
+    """A placeholder constant, unique by identity, replaced once the code exists."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"<slot {self.name}>"
+
+
+@dataclass
+class FoundSite:
+    """A site as found in one code object."""
+
+    ref: Any                 # the key or handle the site names
+    cond: bool               # static_call_cond(K)(...)
+    lineno: int
+    qualname: str
+    filename: str
+    tail: bool = False
+    reason: str | None = None  # why it stays on the runtime path
+    slots: tuple[Slot, Slot, Slot] | None = None
+    consts: tuple[Any, ...] | None = None  # the final code's co_consts
+    indices: tuple[int, int, int] | None = None
+    # filled by the rewriter: instruction positions
+    group: tuple[int, int] = (0, 0)
+    call_index: int = -1
+    call_pops: int = 0
+    null_flags: list[bool] = field(default_factory=list)
+
+
+@dataclass
+class Rewritten:
+    code: types.CodeType
+    sites: list[FoundSite]
+
+
+Resolver = Callable[[Any], tuple[str, Any] | None]
+
+
+# --------------------------------------------------------------------------------------
+# Candidate groups: the instructions that load a site's callable.
+# --------------------------------------------------------------------------------------
+
+def _lookup(globals_: dict[str, Any], name: str) -> Any:
+    if name in globals_:
+        return globals_[name]
+    builtins = globals_.get("__builtins__")
+    if isinstance(builtins, types.ModuleType):
+        builtins = builtins.__dict__
+    if isinstance(builtins, dict) and name in builtins:
+        return builtins[name]
+    raise LookupError(name)
+
+
+def _chain(items: list[Any], i: int, globals_: dict[str, Any]) -> tuple[int, Any, list[str]] | None:
+    """A global load followed by attribute loads: ``(end, value, shape)``.
+
+    ``shape`` is the mini-stack the loads leave: "N" for a NULL, "V" for a value.
+    """
+    g = op.global_load(items[i])
+    if g is None:
+        return None
+    name, push_null = g
+    try:
+        value = _lookup(globals_, name)
+    except LookupError:
+        return None
+    shape = (["N", "V"] if op.NULL_BELOW else ["V", "N"]) if push_null else ["V"]
+    j = i + 1
+    while j < len(items):
+        a = op.attr_load(items[j])
+        # attribute loads apply to the value on top; after a NULL the chain is over
+        if a is None or shape[-1] != "V":
+            break
+        attr, method = a
+        try:
+            value = getattr(value, attr)
+        except Exception:
+            return None
+        shape.pop()
+        shape.extend((["N", "V"] if op.NULL_BELOW else ["V", "N"]) if method else ["V"])
+        j += 1
+        if method:
+            break
+    return j, value, shape
+
+
+def _find_groups(items: list[Any], globals_: dict[str, Any], resolve: Resolver,
+                 qualname: str, filename: str) -> list[FoundSite]:
+    """Linear scan for the loads of site callables."""
+    from ._keys import _CALL_TABLE, _COND_TABLE
+
+    call_fn = _CALL_TABLE.__getitem__
+    cond_fn = _COND_TABLE.__getitem__
+    found: list[FoundSite] = []
+    i = 0
+    lineno = 0
+    while i < len(items):
+        item = items[i]
+        if isinstance(item, Instr) and item.lineno:
+            lineno = item.lineno
+        c = _chain(items, i, globals_)
+        if c is None:
+            i += 1
+            continue
+        end, value, shape = c
+        site: FoundSite | None = None
+        if value == call_fn or value == cond_fn:
+            # static_call(K): the chain loads static_call; K follows, then CALL 1.
+            if shape.count("V") != 1:
+                i += 1
+                continue
+            k = _chain(items, end, globals_)
+            if k is None or k[2] != ["V"]:
+                i += 1
+                continue
+            kend, kvalue, _ = k
+            j = kend
+            while j < len(items) and isinstance(items[j], Instr) and items[j].name == "PRECALL":
+                j += 1
+            call = items[j] if j < len(items) else None
+            ref = resolve(kvalue)
+            if (ref is not None and isinstance(call, Instr) and call.name == "CALL"
+                    and call.arg == 1):
+                net = shape + ["V"]
+                # the inner call consumes callable (+ its NULL) and K, leaving a value
+                consumed = 3
+                if len(net) < consumed:
+                    i += 1
+                    continue
+                rest = net[:-consumed] + ["V"]
+                site = FoundSite(ref[1], cond=(value == cond_fn), lineno=lineno,
+                                 qualname=qualname, filename=filename)
+                site.group = (i, j + 1)
+                site.null_flags = [s == "N" for s in rest]
+        elif shape.count("V") == 1 and "N" in shape:
+            ref = resolve(value)
+            if ref is not None:
+                site = FoundSite(ref[1], cond=False, lineno=lineno, qualname=qualname,
+                                 filename=filename)
+                site.group = (i, end)
+                site.null_flags = [s == "N" for s in shape]
+        if site is not None:
+            found.append(site)
+            i = site.group[1]
+        else:
+            i += 1
+    return found
+
+
+# --------------------------------------------------------------------------------------
+# Stack simulation: which call consumes each group's callable.
+# --------------------------------------------------------------------------------------
+
+def _match_calls(items: list[Any], sites: list[FoundSite]) -> None:
+    starts = {s.group[0]: s for s in sites}
+    labels = {id(x): n for n, x in enumerate(items) if isinstance(x, Label)}
+    entry: dict[int, tuple[Any, ...]] = {}
+    work: list[tuple[int, tuple[Any, ...]]] = [(0, ())]
+    bad: set[int] = set()
+    matched: dict[int, int] = {}
+
+    def fail(state: tuple[Any, ...]) -> None:
+        for tag in state:
+            if tag is not None:
+                bad.add(tag)
+
+    def goto(n: int, state: tuple[Any, ...]) -> None:
+        if n in entry:
+            if entry[n] != state:
+                if len(entry[n]) != len(state):
+                    raise _GiveUp("inconsistent stack depth")
+                fail(entry[n])
+                fail(state)
+            return
+        entry[n] = state
+        work.append((n, state))
+
+    while work:
+        n, state = work.pop()
+        stack = list(state)
+        first = True
+        while n < len(items):
+            item = items[n]
+            if isinstance(item, Label):
+                if not first:
+                    if n in entry:  # fell through into a block already seen
+                        if entry[n] != tuple(stack):
+                            if len(entry[n]) != len(stack):
+                                raise _GiveUp("inconsistent stack depth")
+                            fail(entry[n])
+                            fail(tuple(stack))
+                        break
+                    entry[n] = tuple(stack)
+                first = False
+                n += 1
+                continue
+            first = False
+            if isinstance(item, (SetLineno, TryEnd)):
+                n += 1
+                continue
+            if isinstance(item, TryBegin):
+                depth = item.stack_depth if isinstance(item.stack_depth, int) else len(stack)
+                handler = stack[:depth] + ([None] if item.push_lasti else []) + [None]
+                goto(labels[id(item.target)], tuple(handler))
+                n += 1
+                continue
+            site = starts.get(n)
+            if site is not None:
+                g0, g1 = site.group
+                stack.extend(None for _ in site.null_flags)
+                # tag the callable value of the group's output
+                pos = len(stack) - len(site.null_flags) + site.null_flags.index(False)
+                stack[pos] = id(site)
+                n = g1
+                continue
+            assert isinstance(item, Instr)
+            name = item.name
+            if name == "SWAP":
+                stack[-1], stack[-item.arg] = stack[-item.arg], stack[-1]
+            elif name == "COPY":
+                if stack[-item.arg] is not None:
+                    bad.add(stack[-item.arg])
+                stack.append(None)
+            else:
+                jump = item.has_jump()
+                pops, pushes = op.stack_effect(item, jump=False)
+                if jump:
+                    jpops, jpushes = op.stack_effect(item, jump=True)
+                    jstate = stack[:len(stack) - jpops] + [None] * jpushes
+                    popped = stack[len(stack) - jpops:]
+                    fail(tuple(popped))
+                    goto(labels[id(item.arg)], tuple(jstate))
+                popped = stack[len(stack) - pops:] if pops else []
+                if pops:
+                    del stack[len(stack) - pops:]
+                ncall = op.call_pops(item)
+                for k, tag in enumerate(popped):
+                    if tag is None:
+                        continue
+                    if ncall is not None and k == op.CALLABLE_INDEX and tag not in matched:
+                        matched[tag] = n
+                    else:
+                        bad.add(tag)
+                stack.extend(None for _ in range(pushes))
+            if item.is_final() or item.is_uncond_jump():
+                break
+            n += 1
+    for s in sites:
+        if id(s) in bad or id(s) not in matched:
+            s.reason = s.reason or "its call could not be matched to the key's load"
+        else:
+            s.call_index = matched[id(s)]
+            s.call_pops = op.call_pops(items[s.call_index]) or 0
+
+
+class _GiveUp(Exception):
+    pass
+
+
+# --------------------------------------------------------------------------------------
+# Rewriting.
+# --------------------------------------------------------------------------------------
+
+def _call_group_start(items: list[Any], call_index: int) -> int | None:
+    """Index of the first instruction of the call group ending at ``call_index``."""
+    call = items[call_index]
+    start = call_index
+    if call.name == "CALL_KW":
+        prev = items[start - 1]
+        if not (isinstance(prev, Instr) and prev.name == "LOAD_CONST"
+                and isinstance(prev.arg, tuple)):
+            return None
+        return start - 1
+    while start > 0 and isinstance(items[start - 1], Instr) and items[start - 1].name in op.CALL_PREFIX:
+        start -= 1
+    return start
+
+
+def _is_tail(items: list[Any], call_index: int) -> bool:
+    for item in items[call_index + 1:]:
+        if isinstance(item, (Label, SetLineno, TryEnd, TryBegin)):
+            continue
+        return isinstance(item, Instr) and item.name == "RETURN_VALUE"
+    return False
+
+
+def _drop_block(site: FoundSite, call: Instr, nargs_slot_null: bool, location: Any) -> list[Any]:
+    """Instructions that discard what the call would have consumed (all but kwnames)."""
+    out: list[Any] = []
+
+    def pop() -> None:
+        out.append(Instr("POP_TOP", location=location))
+
+    def pop_null() -> None:
+        # POP_TOP would decref the NULL; storing it to an unbound local is harmless.
+        out.append(Instr("STORE_FAST", SCRATCH, location=location))
+
+    if call.name == "CALL_FUNCTION_EX":
+        has_kwargs = op.PY >= (3, 14) or bool(call.arg & 1)
+        if has_kwargs:
+            pop_null() if nargs_slot_null else pop()
+        # Unpack *iterable as the call would have (its side effects are arguments).
+        out += [Instr("BUILD_LIST", 0, location=location), Instr("SWAP", 2, location=location),
+                Instr("LIST_EXTEND", 1, location=location)]
+        pop()
+    else:
+        nargs = call.arg
+        for _ in range(nargs):
+            pop()
+    # callable and its NULL
+    if op.NULL_BELOW:
+        pop()
+        pop_null()
+    else:
+        pop_null()
+        pop()
+    return out
+
+
+def rewrite(code: types.CodeType, globals_: dict[str, Any], resolve: Resolver,
+            nested: Callable[[types.CodeType], types.CodeType]) -> Rewritten:
+    """Rewrite ``code``'s own sites; ``nested`` rewrites code objects it contains."""
+    bc = Bytecode.from_code(code)
+    items: list[Any] = list(bc)
+    # nested code objects first (functions, lambdas, comprehensions, genexps)
+    changed = False
+    for item in items:
+        if isinstance(item, Instr) and item.name == "LOAD_CONST" and isinstance(item.arg, types.CodeType):
+            new = nested(item.arg)
+            changed = changed or new is not item.arg
+            item.arg = new
+    qualname = getattr(code, "co_qualname", code.co_name)
+    sites = _find_groups(items, globals_, resolve, qualname, code.co_filename)
+    if not sites:
+        return Rewritten(bc.to_code() if changed else code, [])
+    try:
+        _match_calls(items, sites)
+    except _GiveUp as exc:
+        for s in sites:
+            s.reason = f"the stack could not be followed ({exc})"
+    good = [s for s in sites if s.reason is None and not _reject(items, s)]
+    if not good:
+        return Rewritten(bc.to_code() if changed else code, sites)
+
+    replace: dict[int, tuple[int, list[Any]]] = {}   # start -> (end, new items)
+    insert: dict[int, list[Any]] = {}                # before index -> new items
+    for s in good:
+        g0, g1 = s.group
+        first = items[g0]
+        loc = first.location
+        t, flag, v = Slot("T"), Slot("S"), Slot("V")
+        s.slots = (t, flag, v)
+        new: list[Any] = []
+        for is_null in s.null_flags:
+            new.append(Instr("PUSH_NULL", location=loc) if is_null
+                       else Instr("LOAD_CONST", t, location=loc))
+        # keep a line event for each further line the replaced loads stood on
+        last_line = loc.lineno if loc is not None else None
+        for item in items[g0:g1]:
+            if isinstance(item, Instr) and item.lineno and item.lineno != last_line:
+                new.append(Instr("NOP", location=item.location))
+                last_line = item.lineno
+        replace[g0] = (g1, new)
+        call = items[s.call_index]
+        start = _call_group_start(items, s.call_index)
+        assert start is not None
+        cloc = call.location
+        call_label, done_label = Label(), Label()
+        kw_null = (op.PY >= (3, 14) and call.name == "CALL_FUNCTION_EX"
+                   and isinstance(items[s.call_index - 1], Instr)
+                   and items[s.call_index - 1].name == "PUSH_NULL")
+        block: list[Any] = [Instr("LOAD_CONST", flag, location=cloc),
+                            Instr(op.JUMP_IF_TRUE, call_label, location=cloc)]
+        if op.NOT_TAKEN:
+            block.append(Instr("NOT_TAKEN", location=cloc))
+        block += _drop_block(s, call, kw_null, cloc)
+        block += [Instr("LOAD_CONST", v, location=cloc),
+                  Instr("JUMP_FORWARD", done_label, location=cloc), call_label]
+        insert.setdefault(start, []).extend(block)
+        insert.setdefault(s.call_index + 1, []).insert(0, done_label)
+        s.tail = _is_tail(items, s.call_index)
+
+    out: list[Any] = []
+    n = 0
+    while n < len(items):
+        if n in insert:
+            out.extend(insert[n])
+        if n in replace:
+            end, new = replace[n]
+            out.extend(new)
+            n = end
+            continue
+        out.append(items[n])
+        n += 1
+    if len(items) in insert:
+        out.extend(insert[len(items)])
+    bc.clear()
+    bc.extend(out)
+    new_code = bc.to_code()
+    return Rewritten(new_code, sites)
+
+
+def _reject(items: list[Any], s: FoundSite) -> bool:
+    call = items[s.call_index]
+    if _call_group_start(items, s.call_index) is None:
+        s.reason = "unexpected instructions before the call"
+        return True
+    if call.name not in op.CALL_NAMES:
+        s.reason = f"consumed by {call.name}, not a call"
+        return True
+    return False

@@ -1,0 +1,162 @@
+"""The site table (the kernel's ``.static_call_sites``) and patching of sites.
+
+Each key keeps its own sites (``key._sc_sites``), so retargeting costs time in the
+number of sites of *that* key only. A record holds the rewritten code's constants
+tuple and the indices of the site's three constants; it never holds the function,
+so the table keeps no function alive: a weak reference removes the function's records
+when it is collected.
+"""
+
+from __future__ import annotations
+
+import weakref
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable
+
+from . import _patch
+from ._keys import _make_null_raiser, static_call_return0
+
+if TYPE_CHECKING:
+    from ._keys import StaticCall
+
+
+@dataclass(frozen=True)
+class Site:
+    """One call site of a key, as the table shows it now."""
+
+    key: Any
+    function: str
+    filename: str
+    lineno: int
+    cond: bool
+    tail: bool
+    state: str
+    reason: str | None = None
+
+    @property
+    def where(self) -> str:
+        return f"{self.filename}:{self.lineno}"
+
+
+class SiteRecord:
+    """The live entry behind a :class:`Site`."""
+
+    __slots__ = ("key", "function", "filename", "lineno", "cond", "tail", "reason",
+                 "consts", "indices", "null_raiser", "__weakref__")
+
+    def __init__(self, key: StaticCall[Any], function: str, filename: str, lineno: int,
+                 cond: bool, tail: bool, reason: str | None,
+                 consts: tuple[Any, ...] | None, indices: tuple[int, int, int] | None) -> None:
+        self.key = key
+        self.function = function
+        self.filename = filename
+        self.lineno = lineno
+        self.cond = cond
+        self.tail = tail
+        self.reason = reason
+        self.consts = consts
+        self.indices = indices
+        self.null_raiser = _make_null_raiser(key.name, f"{filename}:{lineno}")
+
+    @property
+    def where(self) -> str:
+        return f"{self.filename}:{self.lineno}"
+
+    def state(self) -> str:
+        if self.consts is None:
+            return "trampoline"
+        return state_for(self.key._sc_target)
+
+    def snapshot(self) -> Site:
+        return Site(self.key, self.function, self.filename, self.lineno, self.cond,
+                    self.tail, self.state(), self.reason)
+
+    def values_for(self, target: Any) -> tuple[Any, bool, Any]:
+        """The (T, S, V) constants that make this site execute ``target``."""
+        assert self.consts is not None
+        current_t = self.consts[self.indices[0]]  # type: ignore[index]
+        if target is None:
+            if self.cond:
+                return current_t, False, None
+            return self.null_raiser, True, None
+        if target is static_call_return0:
+            return current_t, False, 0
+        return target, True, None
+
+
+def state_for(target: Any) -> str:
+    if target is None:
+        return "null"
+    if target is static_call_return0:
+        return "ret0"
+    return "call"
+
+
+# Every decorated function's records, by the function's weak reference.
+_BY_FUNCTION: dict[Any, list[SiteRecord]] = {}
+
+
+def register(func: Callable[..., Any], records: list[SiteRecord]) -> None:
+    """Add ``func``'s records to the table; they leave it when ``func`` is collected."""
+    if not records:
+        return
+
+    def forget(ref: Any) -> None:
+        for rec in _BY_FUNCTION.pop(ref, ()):
+            rec.key._sc_sites.pop(id(rec), None)
+
+    ref = weakref.ref(func, forget)
+    _BY_FUNCTION[ref] = records
+    for rec in records:
+        rec.key._sc_sites[id(rec)] = rec
+
+
+def static_call_sites(key: Any = None) -> list[Site]:
+    """The site table: every recorded site, or those of one key (or handle)."""
+    if key is not None:
+        from ._keys import as_key
+
+        k = as_key(key, "query")
+        return [r.snapshot() for r in list(k._sc_sites.values())]
+    out: list[Site] = []
+    for records in list(_BY_FUNCTION.values()):
+        out.extend(r.snapshot() for r in records)
+    return out
+
+
+# --------------------------------------------------------------------------------------
+# Patching, all-or-nothing.
+# --------------------------------------------------------------------------------------
+
+class Patcher:
+    """Collects in-place writes so that they can be undone if any one fails."""
+
+    def __init__(self) -> None:
+        self.undo: list[tuple[tuple[Any, ...], int, Any]] = []
+        self.keep: list[Any] = []
+
+    def write(self, consts: tuple[Any, ...], index: int, value: Any) -> None:
+        old = consts[index]
+        if old is value:
+            return
+        self.keep.append(old)
+        _patch.set_const(consts, index, value)
+        self.undo.append((consts, index, old))
+
+    def retarget(self, rec: SiteRecord, target: Any) -> None:
+        """Make ``rec`` execute ``target``. Order matters for concurrent callers: the
+        value a shape uses is written before the flag that selects the shape."""
+        if rec.consts is None:
+            return
+        t, s, v = rec.values_for(target)
+        it, is_, iv = rec.indices  # type: ignore[misc]
+        if s:
+            self.write(rec.consts, it, t)
+        else:
+            self.write(rec.consts, iv, v)
+        self.write(rec.consts, is_, s)
+
+    def rollback(self) -> None:
+        for consts, index, old in reversed(self.undo):
+            _patch.set_const(consts, index, old)
+        self.undo.clear()

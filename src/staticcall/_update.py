@@ -1,0 +1,111 @@
+"""static_call_update() and friends: retarget a key's runtime path and every site."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from typing import Any, Callable, Iterator, Mapping, TypeVar
+
+from . import _patch
+from ._errors import StaticCallError, StaticCallSignatureError
+from ._keys import UPDATE_LOCK, StaticCall, as_key, static_call_return0
+from ._signature import incompatibility, signature_of
+from ._sites import Patcher
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+#: Test hook: called with each site record before it is patched (failure injection).
+_before_site_patch: Callable[[Any], None] | None = None
+
+
+def _check_target(key: StaticCall[Any], func: Any) -> None:
+    if func is None or func is static_call_return0:
+        return
+    if not callable(func):
+        raise TypeError(f"static call {key.name!r}: target must be callable, None (NULL) or "
+                        f"static_call_return0 (RET0), not {type(func).__name__}")
+    proto = key._sc_prototype
+    if proto is None:
+        return
+    sig = signature_of(func)
+    if sig is None:
+        return
+    why = incompatibility(proto, sig)
+    if why is not None:
+        raise StaticCallSignatureError(f"static call {key.name!r}: {func!r} does not fit: {why}")
+
+
+def _apply(changes: list[tuple[StaticCall[Any], Any]]) -> None:
+    """Retarget every site of every key, then the keys; all or nothing."""
+    patcher = Patcher()
+    try:
+        for key, target in changes:
+            for rec in list(key._sc_sites.values()):
+                if _before_site_patch is not None:
+                    _before_site_patch(rec)
+                try:
+                    patcher.retarget(rec, target)
+                except StaticCallError:
+                    raise
+                except Exception as exc:
+                    raise StaticCallError(f"static call {key.name!r}: site {rec.where} in "
+                                          f"{rec.function} could not be retargeted: {exc}") from exc
+    except BaseException:
+        patcher.rollback()
+        _patch.invalidate_traces()
+        raise
+    for key, target in changes:
+        retired = key._sc_retired
+        for old in patcher.keep:
+            retired.setdefault(id(old), old)
+        key._sc_set_runtime(target)
+    _patch.invalidate_traces()
+
+
+def static_call_update(key: StaticCall[F] | Any, func: F | None | Any) -> F | None | Any:
+    """Set the key's target (a callable, ``None`` for NULL or ``static_call_return0``
+    for RET0) and return the previous one. Every site, running frames included, calls
+    the new target once this returns."""
+    k = as_key(key, "update")
+    with UPDATE_LOCK:
+        _check_target(k, func)
+        previous = k._sc_target
+        if func is previous:
+            return previous
+        _apply([(k, func)])
+        return previous
+
+
+def static_call_update_many(updates: Mapping[Any, Any]) -> dict[Any, Any]:
+    """Update several keys at once, all or nothing; returns ``{key: previous}``."""
+    if not isinstance(updates, Mapping):
+        raise TypeError(f"static_call_update_many() expects a mapping, not {type(updates).__name__}")
+    resolved: dict[StaticCall[Any], Any] = {}
+    originals: dict[StaticCall[Any], Any] = {}
+    for key, func in updates.items():
+        k = as_key(key, "update")
+        resolved[k] = func
+        originals[k] = key
+    with UPDATE_LOCK:
+        for k, func in resolved.items():
+            _check_target(k, func)
+        previous = {originals[k]: k._sc_target for k in resolved}
+        changes = [(k, f) for k, f in resolved.items() if f is not k._sc_target]
+        if changes:
+            _apply(changes)
+        return previous
+
+
+@contextlib.contextmanager
+def static_call_override(key: StaticCall[F] | Any, func: F | None | Any) -> Iterator[Any]:
+    """Set ``key``'s target for the ``with`` block; restore the previous one on exit."""
+    k = as_key(key, "update")
+    previous = static_call_update(k, func)
+    try:
+        yield previous
+    finally:
+        static_call_update(k, previous)
+
+
+def _caller_globals(depth: int = 2) -> dict[str, Any]:
+    return sys._getframe(depth).f_globals

@@ -13,7 +13,7 @@ from ._errors import StaticCallError, StaticCallWarning
 from ._exports import StaticCallHandle
 from ._factory import make_function
 from ._keys import UPDATE_LOCK, StaticCall
-from ._rewrite import FoundSite, rewrite
+from ._rewrite import FoundSite, locate, rewrite
 from ._sites import Patcher, SiteRecord, register
 
 T = TypeVar("T")
@@ -77,17 +77,16 @@ class _Work:
         rewritten = [s for s in result.sites if s.slots is not None]
         if not rewritten:
             return new
+        locate(new, rewritten)
         consts = list(new.co_consts)
         for site in rewritten:
-            site.indices = tuple(_index_of(consts, slot) for slot in site.slots)  # type: ignore[assignment,union-attr]
-            # initial values: harmless until the table entry sets the real ones
-            it, is_, iv = site.indices  # type: ignore[misc]
-            consts[it] = _placeholder_target
-            consts[is_] = True
-            consts[iv] = None
+            if site.indices is not None:
+                # harmless until the site's table entry sets the real values
+                consts[site.indices[0]] = _placeholder_target
+                consts[site.indices[1]] = None
         new = new.replace(co_consts=tuple(consts))
         for site in rewritten:
-            site.consts = new.co_consts
+            site.code = new
         return new
 
 
@@ -128,10 +127,10 @@ def _rewrite_function(func: types.FunctionType, mode: str,
                 key = _unbound_key(site)
                 if key is None:
                     continue
-            live = site.slots is not None and site.reason is None and site.consts is not None
+            live = site.slots is not None and site.reason is None and site.switch is not None
             rec = SiteRecord(key, site.qualname, site.filename, site.lineno, site.cond,
-                             site.tail, site.reason, site.consts if live else None,
-                             site.indices if live else None)
+                             site.tail, site.reason, site.code if live else None,
+                             site.indices, site.switch)
             patcher.retarget(rec, key._sc_target)
             records.append(rec)
             for old in patcher.keep:

@@ -27,9 +27,6 @@ NULL_BELOW = PY < (3, 13)
 #: Position of the callable among the values a call instruction consumes.
 CALLABLE_INDEX = 1 if NULL_BELOW else 0
 
-JUMP_IF_TRUE = "POP_JUMP_FORWARD_IF_TRUE" if PY == (3, 11) else "POP_JUMP_IF_TRUE"
-#: 3.14 marks the fall-through edge of a branch for sys.monitoring.
-NOT_TAKEN = PY >= (3, 14)
 
 CALL_NAMES = frozenset({"CALL", "CALL_KW", "CALL_FUNCTION_EX"})
 #: Instructions of a call group that sit between the last argument and the call.

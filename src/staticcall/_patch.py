@@ -1,9 +1,13 @@
-"""Live patching: rewrite a constant of a code object in place.
+"""Live patching: change a code object's constants and one jump's operand in place.
 
 A rewritten site loads its target with ``LOAD_CONST``, which reads the code object's
 ``co_consts`` tuple on every execution. Replacing the tuple item in place therefore
 retargets every frame of that code at once, running or suspended -- the Python
-equivalent of the kernel patching a call instruction in its text.
+equivalent of the kernel patching a call instruction in its text. A site's shape
+(call, or no call at all) is chosen by the operand of one ``JUMP_FORWARD`` that it
+owns, patched in the code's live instruction array (``co_code_adaptive``, which starts
+``CodeType.__basicsize__`` bytes into the object). Only the operand byte is written:
+CPython's instrumentation and specialisation rewrite opcode bytes, never this one.
 
 Old values are never freed here: CPython 3.14+ may push constants as borrowed
 references, and an optimizer trace may have baked them in, so callers keep every value
@@ -16,6 +20,7 @@ import ctypes
 import os
 import sys
 import sysconfig
+import types
 from typing import Any
 
 _PTR = ctypes.sizeof(ctypes.c_void_p)
@@ -38,6 +43,24 @@ def _layout_ok() -> bool:
     return addr == id(b)
 
 
+_CODE = types.CodeType.__basicsize__  # offset of co_code_adaptive in a code object
+
+
+def _code_layout_ok() -> bool:
+    def probe(a, b, c, d):  # type: ignore[no-untyped-def]
+        e = d
+        f = c
+        g = b
+        h = a
+        return (e, f, g, h)
+    code = probe.__code__
+    raw = code.co_code
+    live = (ctypes.c_uint8 * len(raw)).from_address(id(code) + _CODE)
+    # compare each instruction's operand byte (opcodes may be quickened)
+    operands = [i + 1 for i in range(0, len(raw), 2) if raw[i] != 0]
+    return any(raw[i] for i in operands) and all(live[i] == raw[i] for i in operands)
+
+
 def _free_threaded() -> bool:
     return bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
 
@@ -54,6 +77,8 @@ def unsupported_reason() -> str | None:
         return "free-threaded builds are not supported"
     if not _layout_ok():
         return "unexpected tuple layout"
+    if not _code_layout_ok():
+        return "unexpected code object layout"
     return None
 
 
@@ -72,6 +97,24 @@ def set_const(consts: tuple[Any, ...], index: int, value: Any) -> Any:
     if _HASH is not None:
         ctypes.c_ssize_t.from_address(id(consts) + _HASH).value = -1
     _decref(old)
+    return old
+
+
+def operand_address(code: types.CodeType, offset: int) -> int:
+    """Address of the operand byte of the instruction at byte ``offset`` of ``code``."""
+    return id(code) + _CODE + offset + 1
+
+
+def read_operand(address: int) -> int:
+    return int(ctypes.c_uint8.from_address(address).value)
+
+
+def set_operand(address: int, value: int) -> int:
+    """Write one operand byte (atomic with respect to other threads under the GIL);
+    return the previous value. The caller keeps the code object alive."""
+    cell = ctypes.c_uint8.from_address(address)
+    old = int(cell.value)
+    cell.value = value
     return old
 
 

@@ -4,15 +4,16 @@ A site is rewritten into (version order of NULL and callable aside)::
 
     PUSH_NULL; LOAD_CONST T            # was: the key's load, or static_call(K)
     <arguments, untouched>
-    LOAD_CONST S; POP_JUMP_IF_TRUE call
-    <drop the arguments and callable>; LOAD_CONST V; JUMP_FORWARD done
+    JUMP_FORWARD call                  # the shape switch: operand 0 falls into "drop"
+    drop: <pop the arguments and callable>; LOAD_CONST V; JUMP_FORWARD done
     call: <the original call instruction(s)>
     done:
 
-``T``, ``S`` and ``V`` are constants owned by the site alone. ``S`` is ``True`` for a
-call (``T`` is the target, or a raiser for a NULL ``static_call``), ``False`` for no
-call at all (``V`` is ``None`` for NULL, ``0`` for RET0). Updates rewrite the three
-constants in place (see ``_patch``), so the function is rewritten only once.
+``T`` and ``V`` are constants owned by the site alone. With the switch jumping over
+``drop`` the site calls ``T`` (the target, or a raiser for a NULL ``static_call``);
+with operand 0 it makes no call at all and its value is ``V`` (``None`` for NULL,
+``0`` for RET0). Updates rewrite the two constants and the one operand byte in place
+(see ``_patch``), so a function is rewritten only once and running frames follow.
 
 Sites are found by simulating the value stack over the control-flow graph: the load
 of a site's callable is matched to the call instruction that consumes it, whatever the
@@ -21,6 +22,7 @@ argument expressions do in between.
 
 from __future__ import annotations
 
+import dis
 import types
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -55,9 +57,10 @@ class FoundSite:
     filename: str
     tail: bool = False
     reason: str | None = None  # why it stays on the runtime path
-    slots: tuple[Slot, Slot, Slot] | None = None
-    consts: tuple[Any, ...] | None = None  # the final code's co_consts
-    indices: tuple[int, int, int] | None = None
+    slots: tuple[Slot, Slot] | None = None     # T and V
+    code: types.CodeType | None = None         # the final code object
+    indices: tuple[int, int] | None = None     # of T and V in its co_consts
+    switch: tuple[int, int, int] | None = None  # (byte offset, call operand, drop operand)
     # filled by the rewriter: instruction positions
     group: tuple[int, int] = (0, 0)
     call_index: int = -1
@@ -386,8 +389,8 @@ def rewrite(code: types.CodeType, globals_: dict[str, Any], resolve: Resolver,
         g0, g1 = s.group
         first = items[g0]
         loc = first.location
-        t, flag, v = Slot("T"), Slot("S"), Slot("V")
-        s.slots = (t, flag, v)
+        t, v = Slot("T"), Slot("V")
+        s.slots = (t, v)
         new: list[Any] = []
         for is_null in s.null_flags:
             new.append(Instr("PUSH_NULL", location=loc) if is_null
@@ -407,10 +410,7 @@ def rewrite(code: types.CodeType, globals_: dict[str, Any], resolve: Resolver,
         kw_null = (op.PY >= (3, 14) and call.name == "CALL_FUNCTION_EX"
                    and isinstance(items[s.call_index - 1], Instr)
                    and items[s.call_index - 1].name == "PUSH_NULL")
-        block: list[Any] = [Instr("LOAD_CONST", flag, location=cloc),
-                            Instr(op.JUMP_IF_TRUE, call_label, location=cloc)]
-        if op.NOT_TAKEN:
-            block.append(Instr("NOT_TAKEN", location=cloc))
+        block: list[Any] = [Instr("JUMP_FORWARD", call_label, location=cloc)]
         block += _drop_block(s, call, kw_null, cloc)
         block += [Instr("LOAD_CONST", v, location=cloc),
                   Instr("JUMP_FORWARD", done_label, location=cloc), call_label]
@@ -436,6 +436,32 @@ def rewrite(code: types.CodeType, globals_: dict[str, Any], resolve: Resolver,
     bc.extend(out)
     new_code = bc.to_code()
     return Rewritten(new_code, sites)
+
+
+def locate(code: types.CodeType, sites: list[FoundSite]) -> None:
+    """Find each rewritten site's constants and shape switch in the assembled ``code``."""
+    consts = code.co_consts
+    by_id = {id(c): i for i, c in enumerate(consts)}
+    instrs = list(dis.get_instructions(code))
+    at = {id(x): n for n, x in enumerate(instrs)}
+    for s in sites:
+        if s.slots is None:
+            continue
+        it, iv = (by_id[id(slot)] for slot in s.slots)
+        s.indices = (it, iv)
+        n = next(k for k, x in enumerate(instrs) if x.opname == "LOAD_CONST" and x.arg == iv)
+        call_offset = instrs[n + 2].offset
+        k = n - 1
+        while not (instrs[k].opname == "JUMP_FORWARD" and instrs[k].argval == call_offset):
+            k -= 1
+        jump = instrs[k]
+        if jump.arg > 255 or (k and instrs[k - 1].opname == "EXTENDED_ARG"):
+            s.reason = "its arguments are too long to switch off"
+            s.slots = None
+            continue
+        s.switch = (jump.offset, jump.arg, 0)
+        s.code = code
+    del at
 
 
 def _reject(items: list[Any], s: FoundSite) -> bool:

@@ -42,11 +42,12 @@ class SiteRecord:
     """The live entry behind a :class:`Site`."""
 
     __slots__ = ("key", "function", "filename", "lineno", "cond", "tail", "reason",
-                 "consts", "indices", "null_raiser", "__weakref__")
+                 "code", "consts", "indices", "switch", "null_raiser", "__weakref__")
 
     def __init__(self, key: StaticCall[Any], function: str, filename: str, lineno: int,
-                 cond: bool, tail: bool, reason: str | None,
-                 consts: tuple[Any, ...] | None, indices: tuple[int, int, int] | None) -> None:
+                 cond: bool, tail: bool, reason: str | None, code: Any = None,
+                 indices: tuple[int, int] | None = None,
+                 switch: tuple[int, int, int] | None = None) -> None:
         self.key = key
         self.function = function
         self.filename = filename
@@ -54,8 +55,15 @@ class SiteRecord:
         self.cond = cond
         self.tail = tail
         self.reason = reason
-        self.consts = consts
+        # a live site: its code object, the indices of T and V in co_consts, and its
+        # shape switch (operand address, operand for "call", operand for "no call")
+        self.code = code
+        self.consts = code.co_consts if code is not None else None
         self.indices = indices
+        self.switch = None
+        if code is not None and switch is not None:
+            offset, on, off = switch
+            self.switch = (_patch.operand_address(code, offset), on, off)
         self.null_raiser = _make_null_raiser(key.name, f"{filename}:{lineno}")
 
     @property
@@ -71,17 +79,15 @@ class SiteRecord:
         return Site(self.key, self.function, self.filename, self.lineno, self.cond,
                     self.tail, self.state(), self.reason)
 
-    def values_for(self, target: Any) -> tuple[Any, bool, Any]:
-        """The (T, S, V) constants that make this site execute ``target``."""
-        assert self.consts is not None
-        current_t = self.consts[self.indices[0]]  # type: ignore[index]
+    def values_for(self, target: Any) -> tuple[bool, Any]:
+        """``(True, T)`` to call ``T``, or ``(False, V)`` to make no call, value ``V``."""
         if target is None:
             if self.cond:
-                return current_t, False, None
-            return self.null_raiser, True, None
+                return False, None
+            return True, self.null_raiser
         if target is static_call_return0:
-            return current_t, False, 0
-        return target, True, None
+            return False, 0
+        return True, target
 
 
 def state_for(target: Any) -> str:
@@ -132,7 +138,7 @@ class Patcher:
     """Collects in-place writes so that they can be undone if any one fails."""
 
     def __init__(self) -> None:
-        self.undo: list[tuple[tuple[Any, ...], int, Any]] = []
+        self.undo: list[Callable[[], Any]] = []
         self.keep: list[Any] = []
 
     def write(self, consts: tuple[Any, ...], index: int, value: Any) -> None:
@@ -141,22 +147,24 @@ class Patcher:
             return
         self.keep.append(old)
         _patch.set_const(consts, index, value)
-        self.undo.append((consts, index, old))
+        self.undo.append(lambda: _patch.set_const(consts, index, old))
+
+    def switch(self, address: int, operand: int) -> None:
+        old = _patch.set_operand(address, operand)
+        if old != operand:
+            self.undo.append(lambda: _patch.set_operand(address, old))
 
     def retarget(self, rec: SiteRecord, target: Any) -> None:
-        """Make ``rec`` execute ``target``. Order matters for concurrent callers: the
-        value a shape uses is written before the flag that selects the shape."""
-        if rec.consts is None:
+        """Make ``rec`` execute ``target``. For concurrent callers, the constant a shape
+        uses is written before the switch that selects the shape."""
+        if rec.consts is None or rec.switch is None or rec.indices is None:
             return
-        t, s, v = rec.values_for(target)
-        it, is_, iv = rec.indices  # type: ignore[misc]
-        if s:
-            self.write(rec.consts, it, t)
-        else:
-            self.write(rec.consts, iv, v)
-        self.write(rec.consts, is_, s)
+        call, value = rec.values_for(target)
+        address, on, off = rec.switch
+        self.write(rec.consts, rec.indices[0 if call else 1], value)
+        self.switch(address, on if call else off)
 
     def rollback(self) -> None:
-        for consts, index, old in reversed(self.undo):
-            _patch.set_const(consts, index, old)
+        for undo in reversed(self.undo):
+            undo()
         self.undo.clear()

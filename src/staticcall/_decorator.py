@@ -125,13 +125,12 @@ def _rewrite_function(func: types.FunctionType, mode: str,
         for site, key in work.found:
             if key is None:
                 key = _unbound_key(site)
-                if key is None:
-                    continue
             live = site.slots is not None and site.reason is None and site.switch is not None
             rec = SiteRecord(key, site.qualname, site.filename, site.lineno, site.cond,
                              site.tail, site.reason, site.code if live else None,
                              site.indices, site.switch)
-            patcher.retarget(rec, key._sc_target)
+            if rec.code is not None:
+                patcher.retarget(rec, key._sc_target)
             records.append(rec)
             for old in patcher.keep:
                 key._sc_retired.setdefault(id(old), old)
@@ -139,12 +138,12 @@ def _rewrite_function(func: types.FunctionType, mode: str,
     return new_func, records
 
 
-def _unbound_key(site: FoundSite) -> StaticCall[Any] | None:
+def _unbound_key(site: FoundSite) -> Any:
+    """What an unbound site's table entry names: the handle's key if it has one, else
+    the handle itself (a declaration that could not be resolved)."""
     ref = site.ref
-    if isinstance(ref, StaticCall):
-        return ref
     key = getattr(ref, "_key", None)
-    return key if isinstance(key, StaticCall) else None
+    return key if isinstance(key, StaticCall) else ref
 
 
 def _discover_only(work: _Work, code: types.CodeType) -> None:
@@ -276,4 +275,7 @@ def static_calls(func: Any = None, *, mode: str = "inline", strict: bool = False
 
 
 def _decorate_entry(func: Any, *, mode: str, strict: bool) -> Any:
-    return _decorate(func, mode, strict)
+    # Under the update lock, so that no update falls between reading a key's target
+    # for the new sites and adding them to the key's site list.
+    with UPDATE_LOCK:
+        return _decorate(func, mode, strict)

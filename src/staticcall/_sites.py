@@ -109,12 +109,17 @@ def register(func: Callable[..., Any], records: list[SiteRecord]) -> None:
 
     def forget(ref: Any) -> None:
         for rec in _BY_FUNCTION.pop(ref, ()):
-            rec.key._sc_sites.pop(id(rec), None)
+            sites = getattr(rec.key, "_sc_sites", None)
+            if sites is not None:
+                sites.pop(id(rec), None)
 
     ref = weakref.ref(func, forget)
-    _BY_FUNCTION[ref] = records
+    _BY_FUNCTION.setdefault(ref, []).extend(records)
     for rec in records:
-        rec.key._sc_sites[id(rec)] = rec
+        # an unresolved declaration has no key to hold its sites: the table still lists them
+        sites = getattr(rec.key, "_sc_sites", None)
+        if sites is not None:
+            sites[id(rec)] = rec
 
 
 def static_call_sites(key: Any = None) -> list[Site]:

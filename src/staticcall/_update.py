@@ -41,9 +41,9 @@ def _apply(changes: list[tuple[StaticCall[Any], Any]]) -> None:
     try:
         for key, target in changes:
             for rec in list(key._sc_sites.values()):
-                if _before_site_patch is not None:
-                    _before_site_patch(rec)
                 try:
+                    if _before_site_patch is not None:
+                        _before_site_patch(rec)
                     patcher.retarget(rec, target)
                 except StaticCallError:
                     raise

@@ -81,24 +81,14 @@ class _Work:
         consts = list(new.co_consts)
         for site in rewritten:
             if site.indices is not None:
-                # harmless until the site's table entry sets the real values
-                consts[site.indices[0]] = _placeholder_target
+                # The key itself is a correct (runtime-path) target until the site's
+                # table entry sets the real values, and stays there while no call is made.
+                consts[site.indices[0]] = _unbound_key(site)
                 consts[site.indices[1]] = None
         new = new.replace(co_consts=tuple(consts))
         for site in rewritten:
             site.code = new
         return new
-
-
-def _placeholder_target(*args: Any, **kwargs: Any) -> Any:
-    raise StaticCallError("internal error: a static call site ran before it was bound")
-
-
-def _index_of(consts: list[Any], slot: Any) -> int:
-    for i, c in enumerate(consts):
-        if c is slot:
-            return i
-    raise AssertionError("slot constant not found")
 
 
 def _rewrite_function(func: types.FunctionType, mode: str,

@@ -1,0 +1,15 @@
+"""Shared test configuration.
+
+Hypothesis profiles: ``default`` (100 examples) and ``ci`` (300 examples), selected with
+the environment variable ``HYPOTHESIS_PROFILE``. No deadlines: CI machines are noisy.
+"""
+
+from __future__ import annotations
+
+import os
+
+from hypothesis import settings
+
+settings.register_profile("default", max_examples=100, deadline=None)
+settings.register_profile("ci", max_examples=300, deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))

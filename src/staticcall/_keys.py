@@ -17,12 +17,14 @@ import functools
 import inspect
 import sys
 import threading
-from typing import TYPE_CHECKING, Any, Callable, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Generic, ParamSpec, TypeVar, overload
 
 from ._errors import StaticCallError, StaticCallNullError
 from ._signature import signature_of
 
 F = TypeVar("F", bound=Callable[..., Any])
+P = ParamSpec("P")
+R = TypeVar("R")
 
 #: Serialises every update; calls never take it.
 UPDATE_LOCK = threading.RLock()
@@ -111,7 +113,8 @@ class _CallTable(dict):  # type: ignore[type-arg]
         form = "static_call_cond" if self.cond else "static_call"
         if isinstance(obj, StaticCallHandle):
             key = obj._resolve_for_call(sys._getframe(1).f_globals)
-            return self[key]
+            trampoline: Callable[..., Any] = self[key]
+            return trampoline
         raise TypeError(f"{form}() expects a StaticCall key or handle, not {type(obj).__name__}")
 
 
@@ -119,8 +122,19 @@ _CALL_TABLE = _CallTable(cond=False)
 _COND_TABLE = _CallTable(cond=True)
 
 if TYPE_CHECKING:
-    def static_call(key: StaticCall[F] | Any) -> F: ...
-    def static_call_cond(key: StaticCall[F] | Any) -> F: ...
+    from ._exports import StaticCallHandle
+
+    @overload
+    def static_call(key: StaticCall[F]) -> F: ...
+    @overload
+    def static_call(key: StaticCallHandle) -> Callable[..., Any]: ...
+    def static_call(key: Any) -> Any: ...
+
+    @overload
+    def static_call_cond(key: StaticCall[Callable[P, R]]) -> Callable[P, R | None]: ...
+    @overload
+    def static_call_cond(key: StaticCallHandle) -> Callable[..., Any]: ...
+    def static_call_cond(key: Any) -> Any: ...
 else:
     static_call = _CALL_TABLE.__getitem__
     static_call_cond = _COND_TABLE.__getitem__
@@ -131,20 +145,27 @@ else:
 
 if TYPE_CHECKING:
     class _KeyBase(Generic[F]):
-        def __call__(self, *args: Any, **kwargs: Any) -> Any: ...
+        # Calling a key has the type of its target.
+        @property
+        def __call__(self) -> F:
+            raise NotImplementedError
 else:
     class _KeyBase(functools.partial, Generic[F]):
         __slots__ = ()
 
 
 def _defining_module() -> str:
-    """The module of the first frame outside this package."""
+    """The module of the first frame outside this package's own modules."""
     frame = sys._getframe(1)
-    while frame is not None and frame.f_globals.get("__name__", "").startswith("staticcall"):
-        if frame.f_globals.get("__name__") == "staticcall.__main__":
-            break
+    while frame is not None:
+        name = frame.f_globals.get("__name__", "")
+        if name not in _OWN_MODULES:
+            return str(name) or "__main__"
         frame = frame.f_back  # type: ignore[assignment]
-    return frame.f_globals.get("__name__", "__main__") if frame is not None else "__main__"
+    return "__main__"
+
+
+_OWN_MODULES = frozenset({"staticcall._keys", "staticcall._aliases"})
 
 
 class StaticCall(_KeyBase[F]):
@@ -186,7 +207,7 @@ class StaticCall(_KeyBase[F]):
         if not isinstance(name, str):
             raise TypeError(f"a key's name must be a str, not {type(name).__name__}")
         null = _make_null_raiser(name)
-        self: StaticCall[Any] = functools.partial.__new__(cls, null)  # type: ignore[call-overload]
+        self: StaticCall[Any] = functools.partial.__new__(cls, null)  # type: ignore[call-overload, type-var, unused-ignore]
         d = self.__dict__
         d["name"] = name
         d["__name__"] = name
@@ -255,7 +276,7 @@ class StaticCall(_KeyBase[F]):
         assert self._sc_cond_tramp.__closure__ is not None
         self._sc_call_tramp.__closure__[0].cell_contents = call
         self._sc_cond_tramp.__closure__[0].cell_contents = self._sc_effective(True)
-        functools.partial.__setstate__(self, (call, (), None, self.__dict__))
+        functools.partial.__setstate__(self, (call, (), None, self.__dict__))  # type: ignore[attr-defined, unused-ignore]
 
 
 def _make_null_raiser(name: str, where: str | None = None) -> Callable[..., Any]:
@@ -290,12 +311,26 @@ def define_static_call(func: F, *, name: str | None = None) -> StaticCall[F]:
     return StaticCall._create(func, proto, name, _defining_module())
 
 
+@overload
+def define_static_call_null(prototype: F, *, name: str | None = None) -> StaticCall[F]: ...
+@overload
+def define_static_call_null(prototype: None = None, *,
+                            name: str | None = None) -> StaticCall[Callable[..., Any]]: ...
+
+
 def define_static_call_null(prototype: Callable[..., Any] | None = None, *,
                             name: str | None = None) -> StaticCall[Any]:
     """A key with no target (NULL)."""
     if prototype is None and name is None:
         name = "null"
     return StaticCall._create(None, prototype, name, _defining_module())
+
+
+@overload
+def define_static_call_ret0(prototype: F, *, name: str | None = None) -> StaticCall[F]: ...
+@overload
+def define_static_call_ret0(prototype: None = None, *,
+                            name: str | None = None) -> StaticCall[Callable[..., Any]]: ...
 
 
 def define_static_call_ret0(prototype: Callable[..., Any] | None = None, *,
@@ -317,7 +352,13 @@ def as_key(obj: Any, action: str) -> StaticCall[Any]:
     raise TypeError(f"expected a StaticCall key or handle, not {type(obj).__name__}")
 
 
-def static_call_query(key: StaticCall[F] | Any) -> F | None | Any:
+@overload
+def static_call_query(key: StaticCall[F]) -> F | None: ...
+@overload
+def static_call_query(key: StaticCallHandle) -> Any: ...
+
+
+def static_call_query(key: Any) -> Any:
     """The current target: the function, ``None`` for NULL, ``static_call_return0`` for RET0."""
     return as_key(key, "query")._sc_target
 

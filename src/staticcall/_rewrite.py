@@ -263,7 +263,9 @@ def _match_calls(items: list[Any], sites: list[FoundSite]) -> None:
                     bad.add(stack[-item.arg])
                 stack.append(None)
             else:
-                jump = item.has_jump()
+                # END_ASYNC_FOR (3.14+) names its loop's END_SEND for sys.monitoring
+                # only: it never jumps there.
+                jump = item.has_jump() and name != "END_ASYNC_FOR"
                 pops, pushes = op.stack_effect(item, jump=False)
                 if jump:
                     jpops, jpushes = op.stack_effect(item, jump=True)

@@ -363,7 +363,7 @@ def _drop_block(site: FoundSite, call: Instr, nargs_slot_null: bool, location: A
 def rewrite(code: types.CodeType, globals_: dict[str, Any], resolve: Resolver,
             nested: Callable[[types.CodeType], types.CodeType]) -> Rewritten:
     """Rewrite ``code``'s own sites; ``nested`` rewrites code objects it contains."""
-    bc = Bytecode.from_code(code)
+    bc = Bytecode.from_code(code, conserve_exception_block_stackdepth=True)
     items: list[Any] = list(bc)
     # nested code objects first (functions, lambdas, comprehensions, genexps)
     changed = False

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable
 
 from . import _patch
-from ._keys import _make_null_raiser, _return_none, static_call_return0
+from ._keys import _make_null_raiser, static_call_return0
 
 if TYPE_CHECKING:
     from ._keys import StaticCall
@@ -167,10 +167,10 @@ class Patcher:
         call, value = rec.values_for(target)
         address, on, off = rec.switch
         if not call:
-            # A frame that loaded T before this update and reaches the switch after it
-            # must call the target current when it loaded T, never an older one.
-            self.write(rec.consts, rec.indices[0], _return_none if value is None
-                       else static_call_return0)
+            # A frame that loaded T before an update and reaches the switch after it
+            # calls T: make that the runtime path, which calls the key's current target.
+            self.write(rec.consts, rec.indices[0],
+                       rec.key._sc_cond_tramp if rec.cond else rec.key)
         self.write(rec.consts, rec.indices[0 if call else 1], value)
         self.switch(address, on if call else off)
 

@@ -7,6 +7,16 @@ at all, for NULL and RET0 targets); :func:`static_call_update` retargets every s
 
 from __future__ import annotations
 
+from ._aliases import (
+    DECLARE_STATIC_CALL,
+    DEFINE_STATIC_CALL,
+    DEFINE_STATIC_CALL_NULL,
+    DEFINE_STATIC_CALL_RET0,
+    EXPORT_STATIC_CALL,
+    EXPORT_STATIC_CALL_GPL,
+    EXPORT_STATIC_CALL_TRAMP,
+    EXPORT_STATIC_CALL_TRAMP_GPL,
+)
 from ._decorator import static_calls
 from ._errors import (
     StaticCallError,
@@ -28,16 +38,6 @@ from ._keys import (
 )
 from ._sites import Site, static_call_sites
 from ._update import static_call_override, static_call_update, static_call_update_many
-from ._aliases import (
-    DECLARE_STATIC_CALL,
-    DEFINE_STATIC_CALL,
-    DEFINE_STATIC_CALL_NULL,
-    DEFINE_STATIC_CALL_RET0,
-    EXPORT_STATIC_CALL,
-    EXPORT_STATIC_CALL_GPL,
-    EXPORT_STATIC_CALL_TRAMP,
-    EXPORT_STATIC_CALL_TRAMP_GPL,
-)
 
 __version__ = "0.1.0"
 

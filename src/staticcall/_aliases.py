@@ -5,24 +5,28 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from ._exports import StaticCallHandle, declare_static_call, export_static_call
-from ._keys import StaticCall, StaticCall as _Key, _defining_module
+from ._keys import StaticCall, _defining_module
+from ._keys import StaticCall as _Key
 
 
 def DEFINE_STATIC_CALL(name: str, func: Callable[..., Any]) -> StaticCall[Any]:
     """``DEFINE_STATIC_CALL(name, func)``: a key named ``name`` targeting ``func``."""
     if not callable(func):
-        raise TypeError(f"DEFINE_STATIC_CALL({name!r}, ...) needs a callable, not {type(func).__name__}")
+        raise TypeError(f"DEFINE_STATIC_CALL({name!r}, ...) needs a callable, "
+                        f"not {type(func).__name__}")
     from ._keys import static_call_return0
     proto = None if func is static_call_return0 else func
     return _Key._create(func, proto, name, _defining_module())
 
 
-def DEFINE_STATIC_CALL_NULL(name: str, typename: Callable[..., Any] | None = None) -> StaticCall[Any]:
+def DEFINE_STATIC_CALL_NULL(name: str,
+                            typename: Callable[..., Any] | None = None) -> StaticCall[Any]:
     """``DEFINE_STATIC_CALL_NULL(name, typename)``: a NULL key; ``typename`` is the prototype."""
     return _Key._create(None, typename, name, _defining_module())
 
 
-def DEFINE_STATIC_CALL_RET0(name: str, typename: Callable[..., Any] | None = None) -> StaticCall[Any]:
+def DEFINE_STATIC_CALL_RET0(name: str,
+                            typename: Callable[..., Any] | None = None) -> StaticCall[Any]:
     """``DEFINE_STATIC_CALL_RET0(name, typename)``: a key targeting ``static_call_return0``."""
     from ._keys import static_call_return0
     return _Key._create(static_call_return0, typename, name, _defining_module())

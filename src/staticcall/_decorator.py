@@ -138,8 +138,9 @@ def _unbound_key(site: FoundSite) -> Any:
 
 def _discover_only(work: _Work, code: types.CodeType) -> None:
     """Record sites without rewriting (trampoline mode, unsupported interpreters)."""
-    from ._rewrite import _find_groups
     from bytecode import Bytecode, Instr
+
+    from ._rewrite import _find_groups
 
     try:
         items = list(Bytecode.from_code(code))
@@ -182,7 +183,7 @@ def _decorate(obj: Any, mode: str, strict: bool) -> Any:
                  for f in (obj.fget, obj.fset, obj.fdel)]
         if all(a is b for a, b in zip(parts, (obj.fget, obj.fset, obj.fdel))):
             return obj
-        return type(obj)(*parts, obj.__doc__)
+        return type(obj)(parts[0], parts[1], parts[2], obj.__doc__)
     if isinstance(obj, type):
         for name, member in list(vars(obj).items()):
             if isinstance(member, (types.FunctionType, staticmethod, classmethod, property)) \

@@ -103,7 +103,8 @@ def _resolve_declared(spec: str) -> tuple[StaticCall[Any], bool, bool]:
                           f"{type(value).__name__}, not a static call key")
 
 
-def export_static_call(key: StaticCall[Any], *, tramp: bool = False, gpl: bool = False) -> StaticCallHandle:
+def export_static_call(key: StaticCall[Any], *, tramp: bool = False,
+                       gpl: bool = False) -> StaticCallHandle:
     """Export ``key`` as ``"defining.module:name"``; returns the handle."""
     if not isinstance(key, StaticCall):
         raise TypeError(f"export_static_call() expects a StaticCall key, not {type(key).__name__}")
@@ -116,7 +117,8 @@ def export_static_call(key: StaticCall[Any], *, tramp: bool = False, gpl: bool =
 def declare_static_call(spec: str) -> StaticCallHandle:
     """A forward declaration of ``"pkg.mod:name"``, resolved at its first use."""
     if not isinstance(spec, str):
-        raise TypeError(f"declare_static_call() expects 'package.module:name', not {type(spec).__name__}")
+        raise TypeError(f"declare_static_call() expects 'package.module:name', "
+                        f"not {type(spec).__name__}")
     if ":" not in spec:
         raise StaticCallError(f"declare_static_call({spec!r}): expected 'package.module:name'")
     return StaticCallHandle(None, spec, tramp=False, gpl=False)

@@ -63,14 +63,15 @@ def call_pops(instr: Any) -> int | None:
     if not isinstance(instr, Instr):
         return None
     name = instr.name
+    arg: int = instr.arg  # an int for the call instructions below
     if name == "CALL":
-        return instr.arg + 2
+        return arg + 2
     if name == "CALL_KW":
-        return instr.arg + 3
+        return arg + 3
     if name == "CALL_FUNCTION_EX":
         if PY >= (3, 14):
             return 4
-        return 4 if instr.arg & 1 else 3
+        return 4 if arg & 1 else 3
     return None
 
 

@@ -314,7 +314,8 @@ def _call_group_start(items: list[Any], call_index: int) -> int | None:
                 and isinstance(prev.arg, tuple)):
             return None
         return start - 1
-    while start > 0 and isinstance(items[start - 1], Instr) and items[start - 1].name in op.CALL_PREFIX:
+    while (start > 0 and isinstance(items[start - 1], Instr)
+           and items[start - 1].name in op.CALL_PREFIX):
         start -= 1
     return start
 
@@ -368,10 +369,11 @@ def rewrite(code: types.CodeType, globals_: dict[str, Any], resolve: Resolver,
     # nested code objects first (functions, lambdas, comprehensions, genexps)
     changed = False
     for item in items:
-        if isinstance(item, Instr) and item.name == "LOAD_CONST" and isinstance(item.arg, types.CodeType):
-            new = nested(item.arg)
-            changed = changed or new is not item.arg
-            item.arg = new
+        if (isinstance(item, Instr) and item.name == "LOAD_CONST"
+                and isinstance(item.arg, types.CodeType)):
+            new_arg = nested(item.arg)
+            changed = changed or new_arg is not item.arg
+            item.arg = new_arg
     qualname = getattr(code, "co_qualname", code.co_name)
     sites = _find_groups(items, globals_, resolve, qualname, code.co_filename)
     if not sites:
@@ -457,6 +459,7 @@ def locate(code: types.CodeType, sites: list[FoundSite]) -> None:
         while not (instrs[k].opname == "JUMP_FORWARD" and instrs[k].argval == call_offset):
             k -= 1
         jump = instrs[k]
+        assert jump.arg is not None
         if jump.arg > 255 or (k and instrs[k - 1].opname == "EXTENDED_ARG"):
             s.reason = "its arguments are too long to switch off"
             s.slots = None

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import contextlib
 import sys
-from typing import Any, Callable, Iterator, Mapping, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, TypeVar, overload
 
 from . import _patch
 from ._errors import StaticCallError, StaticCallSignatureError
 from ._keys import UPDATE_LOCK, StaticCall, as_key, static_call_return0
 from ._signature import incompatibility, signature_of
 from ._sites import Patcher
+
+if TYPE_CHECKING:
+    from contextlib import AbstractContextManager
+
+    from ._exports import StaticCallHandle
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -62,7 +67,13 @@ def _apply(changes: list[tuple[StaticCall[Any], Any]]) -> None:
     _patch.invalidate_traces()
 
 
-def static_call_update(key: StaticCall[F] | Any, func: F | None | Any) -> F | None | Any:
+@overload
+def static_call_update(key: StaticCall[F], func: F | None) -> F | None: ...
+@overload
+def static_call_update(key: StaticCallHandle, func: Callable[..., Any] | None) -> Any: ...
+
+
+def static_call_update(key: Any, func: Any) -> Any:
     """Set the key's target (a callable, ``None`` for NULL or ``static_call_return0``
     for RET0) and return the previous one. Every site, running frames included, calls
     the new target once this returns."""
@@ -79,7 +90,8 @@ def static_call_update(key: StaticCall[F] | Any, func: F | None | Any) -> F | No
 def static_call_update_many(updates: Mapping[Any, Any]) -> dict[Any, Any]:
     """Update several keys at once, all or nothing; returns ``{key: previous}``."""
     if not isinstance(updates, Mapping):
-        raise TypeError(f"static_call_update_many() expects a mapping, not {type(updates).__name__}")
+        raise TypeError(f"static_call_update_many() expects a mapping, "
+                        f"not {type(updates).__name__}")
     resolved: dict[StaticCall[Any], Any] = {}
     originals: dict[StaticCall[Any], Any] = {}
     for key, func in updates.items():
@@ -96,8 +108,16 @@ def static_call_update_many(updates: Mapping[Any, Any]) -> dict[Any, Any]:
         return previous
 
 
+@overload
+def static_call_override(key: StaticCall[F],
+                         func: F | None) -> AbstractContextManager[F | None]: ...
+@overload
+def static_call_override(key: StaticCallHandle,
+                         func: Callable[..., Any] | None) -> AbstractContextManager[Any]: ...
+
+
 @contextlib.contextmanager
-def static_call_override(key: StaticCall[F] | Any, func: F | None | Any) -> Iterator[Any]:
+def static_call_override(key: Any, func: Any) -> Iterator[Any]:
     """Set ``key``'s target for the ``with`` block; restore the previous one on exit."""
     k = as_key(key, "update")
     previous = static_call_update(k, func)

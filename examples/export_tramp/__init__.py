@@ -1,0 +1,4 @@
+"""Trampoline-only exports: ``provider`` owns a key, ``consumer`` may call it, not update it.
+
+Run: python examples/export_tramp
+"""

@@ -86,7 +86,8 @@ def sites_of(key: Any, filename: str | None = None) -> list[staticcall.Site]:
     return sites
 
 
-def assert_rewritten(key: Any, filename: str | None = None, count: int | None = None) -> list[staticcall.Site]:
+def assert_rewritten(key: Any, filename: str | None = None,
+                     count: int | None = None) -> list[staticcall.Site]:
     """Every site of ``key`` (in ``filename``) is rewritten: no reason, a live state."""
     sites = sites_of(key, filename)
     assert sites, "no site recorded"

@@ -122,6 +122,12 @@ def _chain(items: list[Any], i: int, globals_: dict[str, Any]) -> tuple[int, Any
         j += 1
         if method:
             break
+    # 3.13+ compiles a call of an attribute of a module imported in the same file as a
+    # plain attribute load followed by PUSH_NULL (no method-style load).
+    if (not op.NULL_BELOW and shape == ["V"] and j < len(items)
+            and isinstance(items[j], Instr) and items[j].name == "PUSH_NULL"):
+        shape.append("N")
+        j += 1
     return j, value, shape
 
 

@@ -1,10 +1,12 @@
 """The call shapes the rewriter must handle, as sources run by test_rewrite_shapes.py.
 
-Every source defines ``f``; ``args`` are its arguments. The environment (see
-``make_env``) holds two keys ``K`` and ``K2``, ``static_call``/``static_call_cond``,
+Every source defines ``f``; ``args`` are its arguments. The environment (class
+``Env`` in test_rewrite_shapes.py) holds two keys ``K`` and ``K2``, ``static_call``/``static_call_cond``,
 the package as ``sc``, a module ``m`` holding both keys, ``pkg.mod`` (the same
 module), an exported handle ``H`` on ``K``, the recorder ``rec(tag, value)``, an
-awaitable ``Suspend(value)`` and a recording context manager ``Ctx(tag)``.
+awaitable ``Suspend(value)`` and a recording context manager ``Ctx(tag)``. The module
+``m`` is also importable as ``rw_shapes_m`` (the compiler treats attributes of modules
+imported in the same file differently).
 ``sites`` is how many sites each key has (the table must list exactly these).
 """
 
@@ -384,6 +386,13 @@ def f(x):
 def f(x):
     return pkg.mod.K(x), sc.static_call_cond(pkg.mod.K2)(rec(1, x))
 """, (1,), (1, 1), ("pkg", "sc"), ("mod", "K", "K2", "static_call_cond")),
+    S("imported-modules", """
+import staticcall as scm
+import rw_shapes_m as mm
+from rw_shapes_m import K as KK
+def f(x):
+    return scm.static_call(K)(x), scm.static_call_cond(mm.K2)(rec(1, x)), mm.K(x), KK(x)
+""", (1,), (3, 1), ("K", "KK", "scm", "mm"), ("static_call", "static_call_cond", "K", "K2")),
     S("key-call", """
 def f(x):
     return K(x), K(rec(1, x), k=2), K(*[x], **{"z": x})

@@ -61,6 +61,7 @@ class Env:
         self.keys = (self.K, self.K2)
         m = types.ModuleType("rw_shapes_m")
         m.K, m.K2 = self.K, self.K2  # type: ignore[attr-defined]
+        sys.modules[m.__name__] = m  # the latest environment's keys
         pkg = types.ModuleType("rw_shapes_pkg")
         pkg.mod = m  # type: ignore[attr-defined]
         log = self.log

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import sys
 import types
 import warnings
 import weakref
@@ -30,9 +31,15 @@ def _warn_unsupported() -> None:
     global _warned
     if not _warned:
         _warned = True
+        # attribute the warning to the first caller outside this package
+        level = 1
+        frame: types.FrameType | None = sys._getframe(0)
+        while frame is not None and str(frame.f_globals.get("__name__")).split(".")[0] \
+                == "staticcall":
+            level, frame = level + 1, frame.f_back
         warnings.warn(f"staticcall: sites are not rewritten on this interpreter "
                       f"({_UNSUPPORTED}); every call goes through the runtime path",
-                      StaticCallWarning, stacklevel=4)
+                      StaticCallWarning, stacklevel=level)
 
 
 def _resolver(globals_: dict[str, Any], owner_globals: dict[str, Any]):  # type: ignore[no-untyped-def]

@@ -5,8 +5,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from ._exports import StaticCallHandle, declare_static_call, export_static_call
-from ._keys import StaticCall, _defining_module
-from ._keys import StaticCall as _Key
+from ._keys import StaticCall, StaticCall as _Key, _defining_module
 
 
 def DEFINE_STATIC_CALL(name: str, func: Callable[..., Any]) -> StaticCall[Any]:

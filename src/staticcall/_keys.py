@@ -39,6 +39,13 @@ def _return_none(*args: Any, **kwargs: Any) -> None:
     return None
 
 
+#: The signature of a key without a prototype: it forwards any call.
+_ANY_SIGNATURE = inspect.Signature([
+    inspect.Parameter("args", inspect.Parameter.VAR_POSITIONAL),
+    inspect.Parameter("kwargs", inspect.Parameter.VAR_KEYWORD),
+])
+
+
 class _Unset:
     """Marker for "no value"; never a target."""
 
@@ -218,6 +225,8 @@ class StaticCall(_KeyBase[F]):
             raise TypeError(f"static call {name!r}: prototype must be callable or None, "
                             f"not {type(prototype).__name__}")
         d["_sc_prototype"] = signature_of(prototype)
+        # what inspect.signature(), help() and documentation tools show for the key
+        d["__signature__"] = d["_sc_prototype"] or _ANY_SIGNATURE
         d["_sc_params"] = _simple_parameters(d["_sc_prototype"])
         d["_sc_null"] = null
         d["_sc_target"] = None

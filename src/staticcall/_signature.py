@@ -36,14 +36,13 @@ def _call_shapes(proto: inspect.Signature, cand: inspect.Signature):
     positional = [p for p in params if p.kind in _POSITIONAL]
     has_varargs = any(p.kind is _P.VAR_POSITIONAL for p in params)
     has_varkw = any(p.kind is _P.VAR_KEYWORD for p in params)
-    n_required = sum(1 for p in positional if p.default is _P.empty)
     n_cand_pos = sum(1 for p in cand.parameters.values() if p.kind in _POSITIONAL)
     top = max(len(positional), n_cand_pos) + 1 if has_varargs else len(positional)
     extras: list[str] = []
     if has_varkw:
-        names = {p.name for p in params}
+        names = {p.name for p in params if p.kind in _KEYWORDABLE}
         extras = [_FRESH] + [p.name for p in cand.parameters.values() if p.name not in names]
-    for n_pos in range(n_required, top + 1):
+    for n_pos in range(top + 1):
         bound_by_position = {p.name for p in positional[:n_pos]}
         keywordable = [
             p for p in params
@@ -56,21 +55,51 @@ def _call_shapes(proto: inspect.Signature, cand: inspect.Signature):
                 yield n_pos, tuple(required) + chosen
 
 
-@functools.lru_cache(maxsize=1024)
+def _bind_error(sig: inspect.Signature, n_pos: int, names: tuple[str, ...]) -> str | None:
+    """Why a call with ``n_pos`` positional arguments and keyword arguments ``names``
+    does not bind to ``sig``, or ``None`` if it does. This is the interpreter's own rule;
+    ``Signature.bind`` before 3.14 mishandles positional-only names passed through
+    ``**kwargs``."""
+    params = list(sig.parameters.values())
+    positional = [p for p in params if p.kind in _POSITIONAL]
+    if n_pos > len(positional) and not any(p.kind is _P.VAR_POSITIONAL for p in params):
+        return f"takes {len(positional)} positional arguments but {n_pos} were given"
+    by_position = {p.name for p in positional[:n_pos]}
+    by_keyword = {p.name for p in params if p.kind in _KEYWORDABLE}
+    has_varkw = any(p.kind is _P.VAR_KEYWORD for p in params)
+    for name in names:
+        if name in by_position and name in by_keyword:
+            return f"got multiple values for argument {name!r}"
+        if name not in by_keyword and not has_varkw:
+            return f"got an unexpected keyword argument {name!r}"
+    for p in params:
+        if (p.default is _P.empty and p.kind not in (_P.VAR_POSITIONAL, _P.VAR_KEYWORD)
+                and p.name not in by_position
+                and not (p.kind in _KEYWORDABLE and p.name in names)):
+            return f"missing a required argument: {p.name!r}"
+    return None
+
+
 def incompatibility(proto: inspect.Signature, cand: inspect.Signature) -> str | None:
     """Why ``cand`` cannot take every call ``proto`` takes, or ``None`` if it can."""
+    try:
+        hash((proto, cand))
+    except TypeError:  # an unhashable default or annotation: no caching
+        return _incompatibility(proto, cand)
+    return _cached_incompatibility(proto, cand)
+
+
+def _incompatibility(proto: inspect.Signature, cand: inspect.Signature) -> str | None:
     for count, (n_pos, names) in enumerate(_call_shapes(proto, cand)):
         if count >= _MAX_SHAPES:
             break
-        args = (None,) * n_pos
-        kwargs = dict.fromkeys(names)
-        try:
-            proto.bind(*args, **kwargs)
-        except TypeError:
+        if _bind_error(proto, n_pos, names) is not None:
             continue  # not a call the prototype accepts (e.g. duplicate names)
-        try:
-            cand.bind(*args, **kwargs)
-        except TypeError as exc:
+        why = _bind_error(cand, n_pos, names)
+        if why is not None:
             call = ", ".join(["_"] * n_pos + [f"{n}=_" for n in names])
-            return f"the prototype {proto} accepts f({call}) but {cand} does not ({exc})"
+            return f"the prototype {proto} accepts f({call}) but {cand} does not ({why})"
     return None
+
+
+_cached_incompatibility = functools.lru_cache(maxsize=1024)(_incompatibility)

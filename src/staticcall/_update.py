@@ -116,10 +116,14 @@ def static_call_override(key: StaticCallHandle,
                          func: Callable[..., Any] | None) -> AbstractContextManager[Any]: ...
 
 
-@contextlib.contextmanager
-def static_call_override(key: Any, func: Any) -> Iterator[Any]:
+def static_call_override(key: Any, func: Any) -> AbstractContextManager[Any]:
     """Set ``key``'s target for the ``with`` block; restore the previous one on exit."""
-    k = as_key(key, "update")
+    # resolved here, so that a handle's rights are checked against the caller's module
+    return _override(as_key(key, "update"), func)
+
+
+@contextlib.contextmanager
+def _override(k: StaticCall[Any], func: Any) -> Iterator[Any]:
     previous = static_call_update(k, func)
     try:
         yield previous

@@ -1,0 +1,7 @@
+"""A GPL-compatible module that uses exported static calls."""
+
+from _rt_ops import OPS_SOURCE
+
+__license__ = "GPL"
+
+exec(compile(OPS_SOURCE, f"<{__name__} operations>", "exec"))

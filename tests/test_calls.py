@@ -265,6 +265,43 @@ def test_forwarding_through_a_rich_prototype() -> None:
         assert form(key)(1, 5, 6, 7, c=3, d=8, x=9) == (1, 5, (6, 7), 3, 8, {"x": 9})
 
 
+def test_forwarding_through_a_long_prototype() -> None:
+    names = [f"p{i}" for i in range(40)]
+    ns: dict[str, Any] = {}
+    exec(f"def target({', '.join(names)}):\n    return ({', '.join(names)},)\n", ns)
+    key = define_static_call(ns["target"])
+    args = tuple(range(40))
+    for form in FORMS.values():
+        assert form(key)(*args) == args
+        assert form(key)(*args[:20], **{n: i for i, n in enumerate(names) if i >= 20}) == args
+
+
+def trace(*args: Any, **kwargs: Any) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    return args, kwargs
+
+
+def loose(a: int = 0, *rest: int, b: int = 0, **kw: int) -> tuple[Any, ...]:
+    return a, rest, b, kw
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "static_call(key)/static_call_cond(key) of a key whose prototype has only plain "
+    "parameters return a fixed-arity trampoline that passes every argument by position; "
+    "a target that fits the prototype but binds names differently (*args/**kwargs, or a "
+    "parameter that is keyword-only in the target) then receives other arguments than "
+    "key(...), a rewritten site, or a direct call give it"))
+@pytest.mark.parametrize("target", [trace, loose], ids=["varargs", "keyword_only"])
+@pytest.mark.parametrize("form", ["static_call", "static_call_cond"])
+def test_call_forms_pass_arguments_as_written(form: str, target: Callable[..., Any]) -> None:
+    def proto(a: int, b: int) -> Any:
+        raise AssertionError
+
+    key = define_static_call_null(proto)
+    static_call_update(key, target)  # it fits: it accepts every call the prototype does
+    assert key(1, b=2) == target(1, b=2)
+    assert FORMS[form](key)(1, b=2) == target(1, b=2)
+
+
 def test_parameter_named_like_an_internal_name() -> None:
     # parameter names that an implementation might use internally still forward
     def target(static_call_target: int, args: int, kwargs: int, self: int, key: int,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import inspect
 import itertools
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 _P = inspect.Parameter
 _POSITIONAL = (_P.POSITIONAL_ONLY, _P.POSITIONAL_OR_KEYWORD)
@@ -30,7 +30,8 @@ def signature_of(obj: Callable[..., Any] | None) -> inspect.Signature | None:
         return None
 
 
-def _call_shapes(proto: inspect.Signature, cand: inspect.Signature):
+def _call_shapes(proto: inspect.Signature,
+                 cand: inspect.Signature) -> Iterator[tuple[int, tuple[str, ...]]]:
     """Yield (n_positional, keyword_names) for representative calls ``proto`` accepts."""
     params = list(proto.parameters.values())
     positional = [p for p in params if p.kind in _POSITIONAL]

@@ -425,7 +425,12 @@ def rewrite(code: types.CodeType, globals_: dict[str, Any], resolve: Resolver,
         block += [Instr("LOAD_CONST", v, location=cloc),
                   Instr("JUMP_FORWARD", done_label, location=cloc), call_label]
         insert.setdefault(start, []).extend(block)
-        insert.setdefault(s.call_index + 1, []).insert(0, done_label)
+        after: list[Any] = [done_label]
+        if op.PY == (3, 12):
+            # 3.12 reports a second line event when a Python call returns straight
+            # into a jump target of the same line; the original had no target there.
+            after.insert(0, Instr("NOP", location=cloc))
+        insert.setdefault(s.call_index + 1, [])[:0] = after
         s.tail = _is_tail(items, s.call_index)
 
     out: list[Any] = []
@@ -445,6 +450,10 @@ def rewrite(code: types.CodeType, globals_: dict[str, Any], resolve: Resolver,
     bc.clear()
     bc.extend(out)
     new_code = bc.to_code()
+    # The stack-depth analysis never enters a drop block (the shape switch jumps over
+    # it), and unpacking *args there takes one slot more than the call itself.
+    if any(items[s.call_index].name == "CALL_FUNCTION_EX" for s in good):
+        new_code = new_code.replace(co_stacksize=new_code.co_stacksize + 1)
     return Rewritten(new_code, sites)
 
 

@@ -14,7 +14,7 @@ from ._errors import StaticCallError, StaticCallWarning
 from ._exports import StaticCallHandle
 from ._factory import make_function
 from ._keys import UPDATE_LOCK, StaticCall
-from ._rewrite import FoundSite, locate, rewrite
+from ._rewrite import FoundSite, discover, locate, rewrite
 from ._sites import Patcher, SiteRecord, register
 
 T = TypeVar("T")
@@ -154,10 +154,15 @@ def _discover_only(work: _Work, code: types.CodeType) -> None:
     except Exception:
         return
     qualname = getattr(code, "co_qualname", code.co_name)
-    for site in _find_groups(items, work.globals, work.resolve, qualname, code.co_filename):
+    try:
+        found = discover(items, _find_groups(items, work.globals, work.resolve, qualname,
+                                             code.co_filename))
+    except Exception:  # bytecode this interpreter's tools do not know: nothing to list
+        found = []
+    for site in found:
         key, why = _bind(site.ref, work.globals)
-        site.reason = why or ("trampoline mode" if _UNSUPPORTED is None
-                              else f"not rewritten: {_UNSUPPORTED}")
+        site.reason = why or site.reason or ("trampoline mode" if _UNSUPPORTED is None
+                                             else f"not rewritten: {_UNSUPPORTED}")
         work.found.append((site, key))
     for item in items:
         if isinstance(item, Instr) and isinstance(item.arg, types.CodeType):

@@ -66,6 +66,7 @@ class FoundSite:
     call_index: int = -1
     call_pops: int = 0
     null_flags: list[bool] = field(default_factory=list)
+    not_site: bool = False   # the load is not called at once (``f = static_call(K)``)
 
 
 @dataclass
@@ -205,6 +206,7 @@ def _match_calls(items: list[Any], sites: list[FoundSite]) -> None:
     work: list[tuple[int, tuple[Any, ...]]] = [(0, ())]
     bad: set[int] = set()
     matched: dict[int, int] = {}
+    elsewhere: set[int] = set()   # consumed by something that is not its call
 
     def fail(state: tuple[Any, ...]) -> None:
         for tag in state:
@@ -288,6 +290,8 @@ def _match_calls(items: list[Any], sites: list[FoundSite]) -> None:
                         continue
                     if ncall is not None and k == op.CALLABLE_INDEX and tag not in matched:
                         matched[tag] = n
+                    elif ncall is None and tag not in matched:
+                        elsewhere.add(tag)
                     else:
                         bad.add(tag)
                 stack.extend(None for _ in range(pushes))
@@ -295,7 +299,9 @@ def _match_calls(items: list[Any], sites: list[FoundSite]) -> None:
                 break
             n += 1
     for s in sites:
-        if id(s) in bad or id(s) not in matched:
+        if id(s) in elsewhere and id(s) not in bad and id(s) not in matched:
+            s.not_site = True
+        elif id(s) in bad or id(s) not in matched:
             s.reason = s.reason or "its call could not be matched to the key's load"
         else:
             s.call_index = matched[id(s)]
@@ -367,6 +373,33 @@ def _drop_block(site: FoundSite, call: Instr, nargs_slot_null: bool, location: A
     return out
 
 
+def discover(items: list[Any], sites: list[FoundSite]) -> list[FoundSite]:
+    """Match candidate loads to their calls; drop the ones that are not called at once."""
+    try:
+        _match_calls(items, sites)
+    except _GiveUp as exc:
+        for s in sites:
+            s.reason = f"the stack could not be followed ({exc})"
+    return [s for s in sites if not s.not_site]
+
+
+#: Instructions that run no Python code and never let another thread in: arguments
+#: made only of these leave no window between loading a site's target and its call.
+_ATOMIC = frozenset({
+    "LOAD_FAST", "LOAD_FAST_CHECK", "LOAD_FAST_BORROW", "LOAD_FAST_LOAD_FAST",
+    "LOAD_FAST_BORROW_LOAD_FAST_BORROW", "LOAD_CONST", "LOAD_SMALL_INT", "LOAD_DEREF",
+    "LOAD_GLOBAL", "PUSH_NULL", "NOP", "BUILD_TUPLE", "KW_NAMES",
+})
+
+
+def _late_bound(items: list[Any], s: FoundSite, start: int) -> bool:
+    """Whether the arguments can run code (calls, awaits, yields, descriptors...): then
+    the site loads its target again at the call, so an update made meanwhile (or while a
+    generator is suspended inside the arguments) is not missed."""
+    return not all(isinstance(x, Instr) and x.name in _ATOMIC
+                   for x in items[s.group[1]:start])
+
+
 def rewrite(code: types.CodeType, globals_: dict[str, Any], resolve: Resolver,
             nested: Callable[[types.CodeType], types.CodeType]) -> Rewritten:
     """Rewrite ``code``'s own sites; ``nested`` rewrites code objects it contains."""
@@ -384,11 +417,7 @@ def rewrite(code: types.CodeType, globals_: dict[str, Any], resolve: Resolver,
     sites = _find_groups(items, globals_, resolve, qualname, code.co_filename)
     if not sites:
         return Rewritten(bc.to_code() if changed else code, [])
-    try:
-        _match_calls(items, sites)
-    except _GiveUp as exc:
-        for s in sites:
-            s.reason = f"the stack could not be followed ({exc})"
+    sites = discover(items, sites)
     good = [s for s in sites if s.reason is None and not _reject(items, s)]
     if not good:
         return Rewritten(bc.to_code() if changed else code, sites)
@@ -424,6 +453,12 @@ def rewrite(code: types.CodeType, globals_: dict[str, Any], resolve: Resolver,
         block += _drop_block(s, call, kw_null, cloc)
         block += [Instr("LOAD_CONST", v, location=cloc),
                   Instr("JUMP_FORWARD", done_label, location=cloc), call_label]
+        if _late_bound(items, s, start):
+            # replace the callable loaded before the arguments by T as it is now
+            above = s.call_pops - op.CALLABLE_INDEX - 1 - (call.name == "CALL_KW")
+            block += [Instr("LOAD_CONST", t, location=cloc),
+                      Instr("SWAP", above + 2, location=cloc),
+                      Instr("POP_TOP", location=cloc)]
         insert.setdefault(start, []).extend(block)
         after: list[Any] = [done_label]
         if op.PY == (3, 12):

@@ -25,6 +25,7 @@ from ._errors import (
     StaticCallSignatureError,
     StaticCallWarning,
 )
+from ._explain import explain
 from ._exports import StaticCallHandle, declare_static_call, export_static_call
 from ._keys import (
     StaticCall,
@@ -57,6 +58,7 @@ __all__ = [
     "define_static_call",
     "define_static_call_null",
     "define_static_call_ret0",
+    "explain",
     "export_static_call",
     "static_call",
     "static_call_cond",

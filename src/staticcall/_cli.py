@@ -1,0 +1,249 @@
+"""The command line: ``staticcall`` and ``python -m staticcall``."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import sys
+import traceback
+import types
+from typing import Any, Sequence, TextIO
+
+
+class CLIError(Exception):
+    """A user error: printed as ``staticcall <command>: <message>``, exit status 1."""
+
+
+def _parser() -> argparse.ArgumentParser:
+    from . import __version__
+
+    p = argparse.ArgumentParser(
+        prog="staticcall",
+        description="Static calls for CPython: inspect call sites, explain rewrites, "
+                    "benchmark.")
+    p.add_argument("--version", action="version", version=f"staticcall {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    s = sub.add_parser(
+        "sites", help="import modules and print their static call sites",
+        description="Import each MODULE and print the site table entries of the functions "
+                    "defined in it (for a package: in it and in its submodules that are "
+                    "imported by then). The current directory is on the module search path.")
+    s.add_argument("modules", nargs="+", metavar="MODULE", help="a module name (pkg.mod)")
+    s.add_argument("--json", action="store_true", help="print the table as JSON")
+
+    e = sub.add_parser(
+        "explain", help="show a function's bytecode before and after rewriting",
+        description="Import MODULE and show the bytecode of FUNCTION (a dotted path in it, "
+                    "e.g. Class.method) with each static call site marked: before and after "
+                    "rewriting for an undecorated function, as it is for a decorated one.")
+    e.add_argument("target", metavar="MODULE:FUNCTION")
+
+    b = sub.add_parser(
+        "bench", help="benchmark static-call sites against plain indirect calls",
+        description="Measure, in this process, each way of making a replaceable call and "
+                    "print ns per call and the ratio to its reference.")
+    b.add_argument("--json", action="store_true", help="print every figure as JSON")
+    b.add_argument("--quick", action="store_true", help="a short run (under 20 s)")
+    b.add_argument("--tiny", action="store_true", help=argparse.SUPPRESS)
+    return p
+
+
+# --------------------------------------------------------------------------------------
+# Importing what the user names.
+# --------------------------------------------------------------------------------------
+
+def _with_cwd_on_path() -> None:
+    # `python -m staticcall` has the current directory on sys.path; the console script
+    # has its own directory instead. Make both find the user's modules alike.
+    cwd = os.getcwd()
+    if not any(os.path.abspath(p or ".") == cwd for p in sys.path):
+        sys.path.insert(0, cwd)
+
+
+def import_module(name: str) -> types.ModuleType:
+    if not name or name.startswith(".") or not all(p.isidentifier() for p in name.split(".")):
+        raise CLIError(f"{name!r} is not a module name")
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        if exc.name and (name == exc.name or name.startswith(exc.name + ".")):
+            raise CLIError(f"cannot import {name!r}: no module named {exc.name!r}") from None
+        raise CLIError(f"cannot import {name!r}: {type(exc).__name__}: {exc}") from exc
+    except SystemExit as exc:
+        raise CLIError(f"cannot import {name!r}: it called sys.exit({exc.code!r})") from None
+    except BaseException as exc:
+        if isinstance(exc, KeyboardInterrupt):
+            raise
+        raise CLIError(f"cannot import {name!r}: {type(exc).__name__}: {exc}") from exc
+
+
+def _module_files(module: types.ModuleType) -> set[str]:
+    """The source files of ``module`` and, for a package, of its imported submodules."""
+    files: set[str] = set()
+    mods = [module]
+    if hasattr(module, "__path__"):
+        prefix = module.__name__ + "."
+        mods += [m for n, m in list(sys.modules.items())
+                 if n.startswith(prefix) and isinstance(m, types.ModuleType)]
+    for m in mods:
+        for path in (getattr(m, "__file__", None),
+                     getattr(getattr(m, "__spec__", None), "origin", None)):
+            if isinstance(path, str) and path.endswith(".py"):
+                files.add(_norm(path))
+    return files
+
+
+def _norm(path: str) -> str:
+    return os.path.normcase(os.path.realpath(path))
+
+
+def _display_path(path: str) -> str:
+    try:
+        rel = os.path.relpath(path)
+    except ValueError:
+        return path
+    return path if rel.startswith(os.pardir) else rel
+
+
+# --------------------------------------------------------------------------------------
+# sites
+# --------------------------------------------------------------------------------------
+
+def site_dict(site: Any) -> dict[str, Any]:
+    key = site.key
+    return {
+        "key": getattr(key, "name", None) or repr(key),
+        "key_module": getattr(key, "__module__", None),
+        "function": site.function,
+        "filename": site.filename,
+        "lineno": site.lineno,
+        "cond": site.cond,
+        "tail": site.tail,
+        "state": site.state,
+        "reason": site.reason,
+    }
+
+
+def collect_sites(modules: Sequence[str]) -> tuple[list[types.ModuleType], list[Any]]:
+    from . import static_call_sites
+
+    _with_cwd_on_path()
+    mods = [import_module(name) for name in modules]
+    files: set[str] = set()
+    for m in mods:
+        files |= _module_files(m)
+    sites = [s for s in static_call_sites() if _norm(s.filename) in files]
+    sites.sort(key=lambda s: (s.filename, s.lineno, s.function))
+    return mods, sites
+
+
+def cmd_sites(args: argparse.Namespace, out: TextIO) -> int:
+    mods, sites = collect_sites(args.modules)
+    if args.json:
+        json.dump({"modules": [m.__name__ for m in mods],
+                   "sites": [site_dict(s) for s in sites]}, out, indent=2)
+        out.write("\n")
+        return 0
+    names = ", ".join(m.__name__ for m in mods)
+    if not sites:
+        out.write(f"no static call sites recorded in {names}\n")
+        return 0
+    rows = []
+    for s in sites:
+        d = site_dict(s)
+        reason = d["reason"] or ("" if d["state"] != "trampoline" else "runtime path")
+        rows.append([d["key"], d["function"], f"{_display_path(d['filename'])}:{d['lineno']}",
+                     "cond" if d["cond"] else "-", "tail" if d["tail"] else "-", d["state"],
+                     reason])
+    headers = ["key", "function", "where", "cond", "tail", "state", "reason"]
+    if not any(r[-1] for r in rows):
+        headers = headers[:-1]
+        rows = [r[:-1] for r in rows]
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
+    for cells in [headers, ["-" * w for w in widths]] + rows:
+        out.write("  ".join(c.ljust(w) for c, w in zip(cells, widths)).rstrip() + "\n")
+    on_path = sum(1 for s in sites if s.state == "trampoline")
+    out.write(f"{len(sites)} site{'s' if len(sites) != 1 else ''} in {names}"
+              + (f"; {on_path} on the runtime path" if on_path else "") + "\n")
+    return 0
+
+
+# --------------------------------------------------------------------------------------
+# explain
+# --------------------------------------------------------------------------------------
+
+def resolve_function(spec: str) -> Any:
+    modname, sep, path = spec.partition(":")
+    if not sep or not modname or not path:
+        raise CLIError(f"expected MODULE:FUNCTION (e.g. pkg.mod:func), got {spec!r}")
+    _with_cwd_on_path()
+    obj: Any = import_module(modname)
+    for part in path.split("."):
+        if not part.isidentifier():
+            raise CLIError(f"{path!r} is not a dotted name")
+        # look in the class __dict__ first, so that staticmethod/classmethod stay visible
+        d = getattr(obj, "__dict__", {})
+        if isinstance(obj, type) and part in d:
+            obj = d[part]
+            continue
+        try:
+            obj = getattr(obj, part)
+        except AttributeError:
+            raise CLIError(f"{modname!r} has no attribute {path!r} "
+                           f"({part!r} not found)") from None
+    return obj
+
+
+def cmd_explain(args: argparse.Namespace, out: TextIO) -> int:
+    from ._explain import explain
+
+    func = resolve_function(args.target)
+    try:
+        text = explain(func)
+    except TypeError as exc:
+        raise CLIError(str(exc)) from None
+    out.write(text)
+    if not text.endswith("\n"):
+        out.write("\n")
+    return 0
+
+
+# --------------------------------------------------------------------------------------
+# bench
+# --------------------------------------------------------------------------------------
+
+def cmd_bench(args: argparse.Namespace, out: TextIO) -> int:
+    from . import _bench
+
+    return _bench.main(json_output=args.json, quick=args.quick, tiny=args.tiny, out=out)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``staticcall`` and ``python -m staticcall``; returns the exit status."""
+    parser = _parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, --version, usage errors: argparse's own status
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return 2
+    out = sys.stdout
+    handler = {"sites": cmd_sites, "explain": cmd_explain, "bench": cmd_bench}[args.command]
+    try:
+        return handler(args, out)
+    except CLIError as exc:
+        sys.stderr.write(f"staticcall {args.command}: error: {exc}\n")
+        if exc.__cause__ is not None and os.environ.get("STATICCALL_DEBUG"):
+            traceback.print_exception(exc.__cause__)
+        return 1
+    except BrokenPipeError:
+        # output piped into `head` and the like
+        try:
+            sys.stdout = open(os.devnull, "w")
+        except OSError:
+            pass
+        return 1

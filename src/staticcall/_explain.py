@@ -1,0 +1,333 @@
+"""``explain(func)``: a function's bytecode before and after rewriting, sites marked.
+
+For an undecorated function the text shows its own bytecode, with the instructions of
+each site marked (the loads of the site's callable and the call that consumes it), then
+the bytecode that ``@static_calls`` produces for it: a copy of the function is decorated
+for the purpose (the function itself is left alone, and the copy's sites leave the table
+when the copy is collected). For a decorated function the original bytecode is gone, so
+the text shows its current code only.
+
+In rewritten code each site is marked at its target constant ``T``, its shape switch
+(the ``JUMP_FORWARD`` whose operand selects "call" or "no call", read live from the
+code's instruction array, since ``co_code`` may be a cached copy) and its no-call value
+``V``.
+"""
+
+from __future__ import annotations
+
+import dis
+import functools
+import sys
+import types
+import weakref
+from typing import Any, TextIO
+
+_MARK = "<--"
+
+
+def _unwrap(func: Any) -> types.FunctionType:
+    """The Python function that holds the code of ``func``."""
+    seen: set[int] = set()
+    obj = func
+    while id(obj) not in seen:
+        seen.add(id(obj))
+        if isinstance(obj, (staticmethod, classmethod)):
+            obj = obj.__func__
+        elif isinstance(obj, types.MethodType):
+            obj = obj.__func__
+        elif isinstance(obj, property) and obj.fget is not None:
+            obj = obj.fget
+        elif getattr(obj, "__wrapped__", None) is not None:
+            obj = obj.__wrapped__
+        else:
+            break
+    if not isinstance(obj, types.FunctionType):
+        raise TypeError(f"explain() needs a Python function (or a method, staticmethod, "
+                        f"classmethod or wrapper of one), not {type(func).__name__}")
+    return obj
+
+
+def _records_of(func: types.FunctionType) -> list[Any]:
+    from . import _sites
+
+    try:
+        ref = weakref.ref(func)
+    except TypeError:
+        return []
+    return list(_sites._BY_FUNCTION.get(ref, ()))
+
+
+def _is_decorated(func: types.FunctionType) -> bool:
+    from . import _decorator
+
+    try:
+        if func in _decorator._DONE:
+            return True
+    except TypeError:
+        pass
+    return bool(_records_of(func))
+
+
+def _copy(func: types.FunctionType) -> types.FunctionType:
+    new = types.FunctionType(func.__code__, func.__globals__, func.__name__,
+                             func.__defaults__, func.__closure__)
+    new.__kwdefaults__ = func.__kwdefaults__
+    new.__qualname__ = func.__qualname__
+    new.__module__ = func.__module__
+    new.__doc__ = func.__doc__
+    return new
+
+
+def _codes(code: types.CodeType) -> list[types.CodeType]:
+    """``code`` and every code object nested in it, depth first."""
+    out = [code]
+    for c in code.co_consts:
+        if isinstance(c, types.CodeType):
+            out += _codes(c)
+    return out
+
+
+def _instructions(code: types.CodeType) -> list[dis.Instruction]:
+    return [i for i in dis.get_instructions(code)
+            if i.opname not in ("EXTENDED_ARG", "CACHE")]
+
+
+def _short(text: str, width: int = 60) -> str:
+    return text if len(text) <= width else text[:width - 3] + "..."
+
+
+def _listing(code: types.CodeType, marks: dict[int, list[str]]) -> list[str]:
+    """A dis-like listing of ``code`` alone; ``marks`` maps offsets to notes."""
+    lines = []
+    new_style = sys.version_info >= (3, 13)
+    for ins in dis.get_instructions(code):
+        if ins.opname == "CACHE":
+            continue
+        if new_style:
+            line = getattr(ins, "line_number", None) if ins.starts_line else None
+            label = f"L{getattr(ins, 'label', None)}:" if getattr(ins, "label", None) else ""
+        else:
+            line = ins.starts_line
+            label = ">>" if ins.is_jump_target else ""
+        arg = "" if ins.arg is None else str(ins.arg)
+        argrepr = _short(ins.argrepr, 44)
+        text = (f"{'' if line is None else line:>6} {label:>4} {ins.offset:>5} "
+                f"{ins.opname:<26} {arg:>4} {('(' + argrepr + ')') if argrepr else ''}")
+        notes = marks.get(ins.offset)
+        if notes:
+            text = f"{text:<84} {_MARK} " + "; ".join(notes)
+        lines.append(text.rstrip())
+    return lines
+
+
+def _describe(value: Any) -> str:
+    from ._keys import static_call_return0
+
+    if value is static_call_return0:
+        return "static_call_return0"
+    return _short(repr(value), 48)
+
+
+# --------------------------------------------------------------------------------------
+# The sites of original code, as the rewriter finds them.
+# --------------------------------------------------------------------------------------
+
+def _before_marks(code: types.CodeType, globals_: dict[str, Any],
+                  numbers: dict[tuple[str, int, int], int]) -> dict[int, list[str]]:
+    """Offsets of the instructions of each site of ``code`` (its own, not nested)."""
+    try:
+        from bytecode import Bytecode, Instr
+
+        from ._decorator import _resolver
+        from ._rewrite import _find_groups, _match_calls
+
+        items = list(Bytecode.from_code(code))
+        qualname = getattr(code, "co_qualname", code.co_name)
+        sites = _find_groups(items, globals_, _resolver(globals_, globals_), qualname,
+                             code.co_filename)
+        if not sites:
+            return {}
+        try:
+            _match_calls(items, sites)
+        except Exception:
+            pass
+        ordinal: dict[int, int] = {}
+        n = 0
+        for k, item in enumerate(items):
+            if isinstance(item, Instr):
+                ordinal[k] = n
+                n += 1
+        instrs = _instructions(code)
+        abstract = [item for item in items if isinstance(item, Instr)]
+        if len(instrs) != len(abstract) or any(
+                a.name != b.opname for a, b in zip(abstract, instrs)):
+            return {}
+    except Exception:
+        return {}
+    marks: dict[int, list[str]] = {}
+    seen: dict[int, int] = {}
+    for s in sites:
+        nth = seen[s.lineno] = seen.get(s.lineno, 0) + 1
+        number = numbers.get((qualname, s.lineno, nth))
+        tag = f"[{number}]" if number is not None else "[site]"
+        name = getattr(s.ref, "name", None) or getattr(s.ref, "__name__", "?")
+        g0, g1 = s.group
+        first = True
+        for k in range(g0, g1):
+            if k in ordinal:
+                form = "static_call_cond" if s.cond else "static_call"
+                marks.setdefault(instrs[ordinal[k]].offset, []).append(
+                    f"{tag} the callable: {form} of key {name!r}" if first else f"{tag} ...")
+                first = False
+        if s.call_index in ordinal:
+            marks.setdefault(instrs[ordinal[s.call_index]].offset, []).append(
+                f"{tag} the call")
+    return marks
+
+
+# --------------------------------------------------------------------------------------
+# Rewritten code, as the site table records it.
+# --------------------------------------------------------------------------------------
+
+def _switch_state(rec: Any, code: types.CodeType) -> tuple[int | None, str]:
+    from . import _patch
+
+    switch = getattr(rec, "switch", None)
+    if not switch:
+        return None, ""
+    address, on, off = switch
+    try:
+        offset = address - _patch.operand_address(code, 0)
+        live = _patch.read_operand(address)
+    except Exception:
+        return None, ""
+    if live == on:
+        shape = "call"
+    elif live == off:
+        shape = "no call"
+    else:
+        shape = f"operand {live}"
+    return offset, f"switch: {shape} (live operand {live})"
+
+
+def _after_marks(code: types.CodeType, records: list[Any],
+                 numbers: dict[int, int]) -> dict[int, list[str]]:
+    marks: dict[int, list[str]] = {}
+    mine = [r for r in records
+            if getattr(r, "code", None) is code
+            or (getattr(r, "consts", None) is not None and r.consts is code.co_consts)]
+    if not mine:
+        return marks
+    instrs = _instructions(code)
+    for rec in mine:
+        tag = f"[{numbers[id(rec)]}]"
+        indices = getattr(rec, "indices", None) or ()
+        roles = ["T: target", "V: value when no call"]
+        if len(indices) == 3:
+            roles = ["T: target", "S: call?", "V: value when no call"]
+        for role, index in zip(roles, indices):
+            for ins in instrs:
+                if ins.opname == "LOAD_CONST" and ins.arg == index:
+                    value = rec.consts[index] if rec.consts is not None else None
+                    marks.setdefault(ins.offset, []).append(
+                        f"{tag} {role} = {_describe(value)}")
+        offset, text = _switch_state(rec, code)
+        if offset is not None:
+            marks.setdefault(offset, []).append(f"{tag} {text}")
+    return marks
+
+
+def _site_lines(records: list[Any], numbers: dict[int, int]) -> list[str]:
+    out = []
+    for rec in records:
+        site = rec.snapshot()
+        key = getattr(site.key, "name", None) or repr(site.key)
+        form = "static_call_cond" if site.cond else "static_call"
+        bits = [f"[{numbers[id(rec)]}] line {site.lineno} in {site.function}: {form} of key "
+                f"{key!r}", f"state {site.state}"]
+        if site.tail:
+            bits.append("tail")
+        if site.reason:
+            bits.append(f"runtime path: {site.reason}")
+        out.append("  " + ", ".join(bits))
+    return out
+
+
+def _section(title: str, func_code: types.CodeType, mark: Any) -> list[str]:
+    out = [title]
+    for code in _codes(func_code):
+        qualname = getattr(code, "co_qualname", code.co_name)
+        out.append("")
+        out.append(f"  code {qualname} ({code.co_filename}:{code.co_firstlineno})")
+        out += ["  " + line for line in _listing(code, mark(code))]
+    return out
+
+
+def explain(func: Any, *, file: TextIO | None = None) -> str:
+    """Show ``func``'s bytecode before and after ``@static_calls`` rewrites it, with each
+    static call site marked; returns the text (and writes it to ``file`` if given).
+
+    ``func`` may be undecorated (the rewrite is shown on a decorated copy; ``func`` is
+    left alone) or already decorated (its current code is shown). Methods,
+    ``staticmethod``/``classmethod`` objects and ``functools.wraps`` wrappers are
+    followed to the function that holds the code.
+    """
+    from . import static_calls
+    from ._decorator import _UNSUPPORTED
+
+    target = _unwrap(func)
+    name = f"{target.__module__}.{target.__qualname__}"
+    code = target.__code__
+    where = f"{code.co_filename}:{code.co_firstlineno}"
+    out = [f"explain {name} ({where})"]
+    decorated = _is_decorated(target)
+    if decorated:
+        after_func = target
+        copy = None
+    else:
+        copy = _copy(target)
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            after_func = _unwrap(static_calls(copy))
+    records = _records_of(after_func)
+    numbers = {id(r): n for n, r in enumerate(records, 1)}
+    live = sum(1 for r in records if getattr(r, "code", None) is not None
+               or getattr(r, "consts", None) is not None)
+    out.append(f"{len(records)} site{'s' if len(records) != 1 else ''}: {live} rewritten, "
+               f"{len(records) - live} on the runtime path"
+               + ("" if _UNSUPPORTED is None else f" (rewriting is off: {_UNSUPPORTED})"))
+    out += _site_lines(records, numbers)
+    out.append("")
+    by_place: dict[tuple[str, int, int], int] = {}
+    count: dict[tuple[str, int], int] = {}
+    for rec in records:
+        k = (rec.function, rec.lineno)
+        count[k] = count.get(k, 0) + 1
+        by_place[(rec.function, rec.lineno, count[k])] = numbers[id(rec)]
+    if decorated:
+        out.append("This function is already decorated: its original bytecode is not kept.")
+        out.append("")
+    else:
+        out += _section("--- before: the original bytecode ---", code,
+                        functools.partial(_before_marks, globals_=target.__globals__,
+                                          numbers=by_place))
+        out.append("")
+    title = ("--- now: the decorated function's bytecode ---" if decorated
+             else "--- after @static_calls ---")
+    if after_func.__code__ is code and not decorated:
+        title += " (unchanged)"
+
+    def after_marks(c: types.CodeType) -> dict[int, list[str]]:
+        marks = _after_marks(c, records, numbers)
+        # sites left on the runtime path still have their original instructions
+        for offset, notes in _before_marks(c, after_func.__globals__, by_place).items():
+            marks.setdefault(offset, []).extend(n + " (runtime path)" for n in notes)
+        return marks
+
+    out += _section(title, after_func.__code__, after_marks)
+    text = "\n".join(out) + "\n"
+    if file is not None:
+        file.write(text)
+    return text

@@ -1,0 +1,200 @@
+"""``staticcall bench``: the structure of its results, never its timings (machines are
+noisy; the figures are for people, the structure is for tests)."""
+
+from __future__ import annotations
+
+import gc
+import io
+import json
+import math
+import os
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+
+import staticcall
+from staticcall import _bench
+from staticcall.__main__ import main
+
+TIMEOUT = 300
+LATENCY_IDS = ({f"update_{n}_sites" for n in _bench.MODES["tiny"].update_sizes}
+               | {"update_1_site_alone", "decorate_0_sites",
+                  f"decorate_{_bench.MODES['tiny'].decorate_sites}_sites"})
+
+
+@pytest.fixture(scope="module")
+def result() -> dict[str, Any]:
+    return _bench.run("tiny")
+
+
+def rows_by_id(result: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {r["id"]: r for r in result["rows"]}
+
+
+def check_structure(result: dict[str, Any]) -> None:
+    assert result["interpreter"] == sys.executable
+    assert result["version"] == ".".join(map(str, sys.version_info[:3]))
+    assert set(result["jit"]) >= {"available", "enabled", "detail"}
+    assert result["staticcall"] == staticcall.__version__
+    rows = rows_by_id(result)
+    assert len(rows) == len(result["rows"])  # ids are unique
+    assert set(_bench.SCENARIO_IDS) <= set(rows)
+    assert LATENCY_IDS <= set(rows)
+    assert any(r["id"].endswith("_shape") for r in result["rows"])
+    for r in result["rows"]:
+        for name in ("raw_ns_min", "raw_ns_q1", "raw_ns_median", "raw_ns_q3"):
+            assert isinstance(r[name], float) and math.isfinite(r[name]) and r[name] > 0, (
+                r["id"], name)
+        assert r["raw_ns_min"] <= r["raw_ns_q1"] <= r["raw_ns_median"] <= r["raw_ns_q3"]
+        assert all(v > 0 for v in r["samples_ns"])
+        assert len(r["samples_ns"]) == r["rounds"] > 0
+        assert r["loops"] >= 1
+        assert isinstance(r["ns_min"], float) and isinstance(r["ns_median"], float)
+        assert r["met"] in (True, False, None)
+        if r["kind"] != "call":
+            assert r["ns_min"] > 0 and r["target"] is None
+    for s in _bench.SCENARIOS:
+        r = rows[s.id]
+        assert r["kind"] == "call" and r["unit"] == "ns/call"
+        assert r["reference"] == s.reference and r["target"] == s.target
+        if s.reference is not None:
+            assert s.reference in rows
+            assert r["raw_ratio"] > 0
+            assert r["ratio"] is None or r["ratio"] >= 0
+            assert r["delta_ns"] is not None
+        if s.target is not None and r["ratio"] is not None:
+            assert r["met"] == (r["ratio"] <= s.target)
+    for n in _bench.MODES["tiny"].update_sizes:
+        assert rows[f"update_{n}_sites"]["sites"] == n
+        assert rows[f"update_{n}_sites"]["unit"] == "ns/update"
+    assert result["method"]["unroll"] == _bench.UNROLL
+    assert result["method"]["baseline_ns"] > 0
+
+
+def test_every_scenario_is_measured(result: dict[str, Any]) -> None:
+    check_structure(result)
+    assert result["mode"] == "tiny"
+
+
+def test_targets_are_the_issue_s(result: dict[str, Any]) -> None:
+    rows = rows_by_id(result)
+    targets = {r["id"]: (r["reference"], r["target"]) for r in result["rows"]
+               if r["target"] is not None}
+    assert targets == {
+        "undecorated_static_call": ("direct", 2.0),
+        "key_call": ("direct", 2.0),
+        "site_function": ("direct", 1.05),
+        "site_builtin": ("direct_builtin", 1.05),
+        "site_bound": ("direct_bound", 1.05),
+        "site_null": ("if_hook_none", 1.1),
+        "site_ret0": ("inline_ret0", 1.1),
+        "call_decorated": ("call_plain", 1.05),
+        "call_decorated_updated": ("call_plain", 1.05),
+    }
+    assert rows["direct"]["group"] == "floor"
+
+
+def test_result_is_json(result: dict[str, Any]) -> None:
+    again = json.loads(_bench.format_json(result))
+    assert again["rows"][0]["id"] == result["rows"][0]["id"]
+    assert set(again) >= {"interpreter", "version", "jit", "rows"}
+
+
+def test_text_table_lists_every_row(result: dict[str, Any]) -> None:
+    text = _bench.format_text(result)
+    head = text.splitlines()[:6]
+    assert head[1].startswith("interpreter: ") and sys.executable in head[1]
+    assert head[2].startswith("version: ")
+    assert head[3].startswith("JIT: ")
+    assert "empty loop" in text and "subtracted" in text
+    for col in ("scenario", "ns/call", "median", "noise", "ratio", "target", "met"):
+        assert col in text
+    for r in result["rows"]:
+        assert f"\n{r['id']} " in text
+    assert "targets met: " in text
+
+
+def test_text_table_copes_with_unmeasurable_figures(result: dict[str, Any]) -> None:
+    fake = json.loads(json.dumps(result))
+    for r in fake["rows"]:
+        if r["kind"] == "call":
+            r.update(ns_min=-0.5, noise=None, ratio=None, met=None, delta_ns=None)
+    text = _bench.format_text(fake)
+    assert "not measurable: " in text
+
+
+def test_run_leaves_no_sites_behind(result: dict[str, Any]) -> None:
+    gc.collect()
+    left = [s for s in staticcall.static_call_sites()
+            if s.filename.startswith("<staticcall bench")]
+    assert left == []
+
+
+def test_command_json_and_progress(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["bench", "--tiny", "--json"]) == 0
+    out, err = capsys.readouterr()
+    data = json.loads(out)
+    check_structure(data)
+    assert "staticcall bench: " in err  # the progress line goes to stderr
+
+
+def test_command_text(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["bench", "--tiny"]) == 0
+    out, _ = capsys.readouterr()
+    assert out.startswith(f"staticcall {staticcall.__version__} bench (tiny run")
+    for s in _bench.SCENARIOS:
+        assert f"\n{s.id} " in out
+
+
+def test_progress_rewrites_one_line_on_a_terminal() -> None:
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    stream = Tty()
+    p = _bench.Progress(stream)
+    p("calibrating, a (1/2)")
+    p("calibrating, b (2/2)")
+    p.done()
+    assert "\n" not in stream.getvalue()
+    assert stream.getvalue().count("\r") == 4  # two updates, then the line is blanked
+    plain = io.StringIO()
+    p = _bench.Progress(plain)
+    p("measuring calls, round 1/3")
+    p("measuring calls, round 2/3")
+    p("update latency, round 1/3")
+    assert plain.getvalue().count("\n") == 2  # one line per phase when not a terminal
+
+
+def test_loops_are_generated_alike() -> None:
+    sources = {s.id: _bench.loop_source("run", s.statement) for s in _bench.SCENARIOS}
+    shapes = {src.replace(s.statement, "STATEMENT")
+              for s, src in zip(_bench.SCENARIOS, sources.values())}
+    assert len(shapes) == 1
+    assert all(src.count(s.statement) == _bench.UNROLL
+               for s, src in zip(_bench.SCENARIOS, sources.values()))
+
+
+def test_every_loop_computes_what_it_says() -> None:
+    env, loops = _bench.build_call_loops()
+    try:
+        expect = {"baseline": 1, "site_ret0": 0, "inline_ret0": 0, "stub": 0,
+                  "if_hook_none": None, "site_null": None}
+        for s, func in loops:
+            assert func(3) == expect.get(s.id, 1), s.id
+    finally:
+        _bench.release(env)
+
+
+def test_bench_in_a_subprocess_on_the_runtime_path() -> None:
+    # With rewriting off, every scenario still runs (through the runtime path).
+    proc = subprocess.run([sys.executable, "-m", "staticcall", "bench", "--tiny", "--json"],
+                          capture_output=True, text=True, timeout=TIMEOUT,
+                          env={**os.environ, "STATICCALL_MODE": "trampoline"})
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    assert data["rewriting"].startswith("off")
+    assert set(_bench.SCENARIO_IDS) <= {r["id"] for r in data["rows"]}
+    assert "staticcall bench: " in proc.stderr

@@ -284,12 +284,6 @@ def loose(a: int = 0, *rest: int, b: int = 0, **kw: int) -> tuple[Any, ...]:
     return a, rest, b, kw
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "static_call(key)/static_call_cond(key) of a key whose prototype has only plain "
-    "parameters return a fixed-arity trampoline that passes every argument by position; "
-    "a target that fits the prototype but binds names differently (*args/**kwargs, or a "
-    "parameter that is keyword-only in the target) then receives other arguments than "
-    "key(...), a rewritten site, or a direct call give it"))
 @pytest.mark.parametrize("target", [trace, loose], ids=["varargs", "keyword_only"])
 @pytest.mark.parametrize("form", ["static_call", "static_call_cond"])
 def test_call_forms_pass_arguments_as_written(form: str, target: Callable[..., Any]) -> None:

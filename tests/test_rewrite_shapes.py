@@ -585,9 +585,6 @@ def test_local_shadowing_is_not_a_site() -> None:
     assert g(env.K2, 2) == (("K2", (2,), {}), ("K2", (2,), {}))
 
 
-@pytest.mark.xfail(strict=True, reason="a `g = static_call(K)` called later is recorded as an "
-                   "unhandled site, so strict=True rejects a function the contract says has "
-                   "no site there")
 def test_called_later_is_not_a_site_for_strict() -> None:
     env = Env()
     _, deco = rw.twin(SRC_NOT_SITES, env.ns, stem="strict-later")

@@ -98,6 +98,19 @@ def _trampoline_factory(params: tuple[str, ...] | None) -> Callable[[Any], Calla
     return factory
 
 
+def _binds_like(params: tuple[str, ...] | None, target: Any) -> bool:
+    """Whether passing ``params`` by position binds ``target`` exactly as passing them
+    as written would: its leading parameters are those names, positional-or-keyword."""
+    if params is None or target is None or target is static_call_return0:
+        return True
+    sig = signature_of(target)
+    if sig is None:
+        return False
+    leading = list(sig.parameters.values())[:len(params)]
+    return len(leading) == len(params) and all(
+        p.name == name and p.kind is p.POSITIONAL_OR_KEYWORD for p, name in zip(leading, params))
+
+
 def _make_trampoline(key: StaticCall[Any], params: tuple[str, ...] | None, target: Any,
                      kind: str) -> Callable[..., Any]:
     tramp = _trampoline_factory(params)(target)
@@ -207,6 +220,7 @@ class StaticCall(_KeyBase[F]):
     def _create(cls, target: Any, prototype: Callable[..., Any] | None, name: str | None,
                 module: str) -> StaticCall[Any]:
         source = target if callable(target) and target is not static_call_return0 else prototype
+        explicit = name
         if name is None:
             name = getattr(source, "__name__", None)
             if not isinstance(name, str):
@@ -218,7 +232,9 @@ class StaticCall(_KeyBase[F]):
         d = self.__dict__
         d["name"] = name
         d["__name__"] = name
-        d["__qualname__"] = getattr(source, "__qualname__", name) if source is not None else name
+        # an explicit name names the key everywhere; otherwise it is the source's
+        d["__qualname__"] = (getattr(source, "__qualname__", name)
+                             if source is not None and explicit is None else name)
         d["__doc__"] = getattr(source, "__doc__", None) if source is not None else None
         d["__module__"] = module
         if prototype is not None and not callable(prototype):
@@ -232,9 +248,18 @@ class StaticCall(_KeyBase[F]):
         d["_sc_target"] = None
         d["_sc_retired"] = {}
         d["_sc_sites"] = {}
+        # Two pairs of trampolines: with the prototype's own parameters (fast, passes
+        # arguments by position) and with *args, **kwargs (passes them as written).
+        # Both always follow the target; the tables hand out the exact pair only while
+        # the target binds positions and names the way the prototype does.
         d["_sc_call_tramp"] = _make_trampoline(self, d["_sc_params"], null, "static_call")
         d["_sc_cond_tramp"] = _make_trampoline(self, d["_sc_params"], _return_none,
                                                "static_call_cond")
+        if d["_sc_params"] is None:
+            d["_sc_call_any"], d["_sc_cond_any"] = d["_sc_call_tramp"], d["_sc_cond_tramp"]
+        else:
+            d["_sc_call_any"] = _make_trampoline(self, None, null, "static_call")
+            d["_sc_cond_any"] = _make_trampoline(self, None, _return_none, "static_call_cond")
         _CALL_TABLE[self] = d["_sc_call_tramp"]
         _COND_TABLE[self] = d["_sc_cond_tramp"]
         if target is not None:
@@ -281,10 +306,14 @@ class StaticCall(_KeyBase[F]):
             self._sc_retired[id(old)] = old
         self.__dict__["_sc_target"] = target
         call = self._sc_effective(False)
-        assert self._sc_call_tramp.__closure__ is not None
-        assert self._sc_cond_tramp.__closure__ is not None
-        self._sc_call_tramp.__closure__[0].cell_contents = call
-        self._sc_cond_tramp.__closure__[0].cell_contents = self._sc_effective(True)
+        cond = self._sc_effective(True)
+        for tramp, value in ((self._sc_call_tramp, call), (self._sc_cond_tramp, cond),
+                             (self._sc_call_any, call), (self._sc_cond_any, cond)):
+            assert tramp.__closure__ is not None
+            tramp.__closure__[0].cell_contents = value
+        exact = _binds_like(self._sc_params, target)
+        _CALL_TABLE[self] = self._sc_call_tramp if exact else self._sc_call_any
+        _COND_TABLE[self] = self._sc_cond_tramp if exact else self._sc_cond_any
         functools.partial.__setstate__(self, (call, (), None, self.__dict__))  # type: ignore[attr-defined, unused-ignore]
 
 

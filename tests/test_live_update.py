@@ -21,7 +21,6 @@ import pytest
 
 from _lu_util import (
     HOT,
-    LIVE,
     NULLERR,
     TIMEOUT,
     TClass,

@@ -19,7 +19,6 @@ import dis
 import functools
 import sys
 import types
-import weakref
 from typing import Any, TextIO
 
 _MARK = "<--"
@@ -48,13 +47,21 @@ def _unwrap(func: Any) -> types.FunctionType:
 
 
 def _records_of(func: types.FunctionType) -> list[Any]:
+    """The site records of ``func``: those owned by the function or by one of its code
+    objects (the table keys records by a weak reference to their owner)."""
     from . import _sites
 
-    try:
-        ref = weakref.ref(func)
-    except TypeError:
-        return []
-    return list(_sites._BY_FUNCTION.get(ref, ()))
+    codes = {id(c): c for c in _codes(func.__code__)}
+    out = []
+    for ref, records in list(_sites._BY_FUNCTION.items()):
+        owner = ref() if callable(ref) else None
+        owned = owner is func or (owner is not None and codes.get(id(owner)) is owner)
+        for rec in records:
+            code = getattr(rec, "code", None)
+            if owned or (code is not None and codes.get(id(code)) is code):
+                out.append(rec)
+    out.sort(key=lambda r: r.lineno)
+    return out
 
 
 def _is_decorated(func: types.FunctionType) -> bool:

@@ -18,7 +18,7 @@ from typing import Any, Callable
 import pytest
 
 import staticcall
-from _lu_util import ALL, LIVE, NULLERR, assert_live, build, kind, name_of
+from _lu_util import ALL, NULLERR, assert_live, build, kind, name_of
 from staticcall import (
     StaticCallError,
     StaticCallNullError,
@@ -306,10 +306,6 @@ def test_decorate_and_delete_many_times() -> None:
     assert static_call_sites(key) == []
 
 
-@pytest.mark.xfail(LIVE, strict=True, reason=(
-    "the sites of nested code are registered under the decorated outer function: once "
-    "it is collected they leave the table, while a closure made from that code still "
-    "runs them, so later updates miss the closure"))
 def test_closure_outliving_its_decorated_function_is_still_updated() -> None:
     key = define_static_call_null(name="gc_closure")
     static_call_update(key, ALL["func"])

@@ -208,6 +208,8 @@ class StaticCall(_KeyBase[F]):
         _sc_params: tuple[str, ...] | None
         _sc_call_tramp: Callable[..., Any]
         _sc_cond_tramp: Callable[..., Any]
+        _sc_call_any: Callable[..., Any]
+        _sc_cond_any: Callable[..., Any]
         _sc_null: Callable[..., Any]
         _sc_retired: dict[int, Any]
         _sc_sites: dict[int, Any]

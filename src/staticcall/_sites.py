@@ -42,7 +42,7 @@ class SiteRecord:
     """The live entry behind a :class:`Site`."""
 
     __slots__ = ("key", "function", "filename", "lineno", "cond", "tail", "reason",
-                 "code", "consts", "indices", "switch", "null_raiser", "__weakref__")
+                 "code_ref", "consts", "indices", "switch", "null_raiser", "__weakref__")
 
     def __init__(self, key: StaticCall[Any], function: str, filename: str, lineno: int,
                  cond: bool, tail: bool, reason: str | None, code: Any = None,
@@ -55,9 +55,11 @@ class SiteRecord:
         self.cond = cond
         self.tail = tail
         self.reason = reason
-        # a live site: its code object, the indices of T and V in co_consts, and its
-        # shape switch (operand address, operand for "call", operand for "no call")
-        self.code = code
+        # a live site: its code object (weakly: the record lives as long as the code,
+        # which outlives the decorated function in the closures made from it), the
+        # indices of T and V in co_consts, and its shape switch (operand address,
+        # operand for "call", operand for "no call")
+        self.code_ref = weakref.ref(code) if code is not None else None
         self.consts = code.co_consts if code is not None else None
         self.indices = indices
         self.switch = None
@@ -69,6 +71,12 @@ class SiteRecord:
     @property
     def where(self) -> str:
         return f"{self.filename}:{self.lineno}"
+
+    @property
+    def code(self) -> Any:
+        """The code object of a live site (``None`` once it is gone, or for a site on
+        the runtime path)."""
+        return self.code_ref() if self.code_ref is not None else None
 
     def state(self) -> str:
         if self.consts is None:
@@ -98,24 +106,25 @@ def state_for(target: Any) -> str:
     return "call"
 
 
-# Every decorated function's records, by the function's weak reference.
+# Every record, by its owner's weak reference: a live site's code object, or for a
+# site on the runtime path the decorated function.
 _BY_FUNCTION: dict[Any, list[SiteRecord]] = {}
 
 
+def _forget(ref: Any) -> None:
+    for rec in _BY_FUNCTION.pop(ref, ()):
+        sites = getattr(rec.key, "_sc_sites", None)
+        if sites is not None:
+            sites.pop(id(rec), None)
+
+
 def register(func: Callable[..., Any], records: list[SiteRecord]) -> None:
-    """Add ``func``'s records to the table; they leave it when ``func`` is collected."""
-    if not records:
-        return
-
-    def forget(ref: Any) -> None:
-        for rec in _BY_FUNCTION.pop(ref, ()):
-            sites = getattr(rec.key, "_sc_sites", None)
-            if sites is not None:
-                sites.pop(id(rec), None)
-
-    ref = weakref.ref(func, forget)
-    _BY_FUNCTION.setdefault(ref, []).extend(records)
+    """Add ``func``'s records to the table. A live site leaves it when its code object
+    is collected (with the function, or with the last closure made from nested code);
+    a site on the runtime path when ``func`` is collected."""
     for rec in records:
+        owner = rec.code if rec.code is not None else func
+        _BY_FUNCTION.setdefault(weakref.ref(owner, _forget), []).append(rec)
         # an unresolved declaration has no key to hold its sites: the table still lists them
         sites = getattr(rec.key, "_sc_sites", None)
         if sites is not None:
@@ -162,7 +171,7 @@ class Patcher:
     def retarget(self, rec: SiteRecord, target: Any) -> None:
         """Make ``rec`` execute ``target``. For concurrent callers, the constant a shape
         uses is written before the switch that selects the shape."""
-        if rec.consts is None or rec.switch is None or rec.indices is None:
+        if rec.consts is None or rec.switch is None or rec.indices is None or rec.code is None:
             return
         call, value = rec.values_for(target)
         address, on, off = rec.switch

@@ -49,9 +49,9 @@ class Shape:
 
 S = Shape
 
-DUPLICATED_CALL = ((3, 12), "3.12+ copies the call after a conditional-expression argument "
-                   "into both branches when only a small exit block follows; the rewriter "
-                   "matches one load to one call, so the site stays on the runtime path")
+# 3.12+ copies the call after a conditional-expression argument into both branches when
+# only a small exit block follows ("conditional-expr-tail", "fstring-and-subscript-args"):
+# one load, two calls, each with its own shape switch.
 
 
 SHAPES: list[Shape] = [
@@ -116,11 +116,36 @@ def f(x, c):
 def f(x, c):
     r = static_call(K)(x if c else 0)
     return r
-""", (4, 1), limit=DUPLICATED_CALL),
+""", (4, 1)),
     S("conditional-expr-tail", """
 def f(x, c):
     return static_call_cond(K)(rec(1, x), k=rec(2, x) if c else 0)
-""", (4, 0), limit=DUPLICATED_CALL),
+""", (4, 0)),
+    S("dup-call-kw", """
+def f(x, c):
+    return static_call(K)(x, k=rec(1, x) if c else 0)
+""", (4, 0)),
+    S("dup-call-kw-true", """
+def f(x, c):
+    return static_call(K)(x, k=rec(1, x) if c else 0)
+""", (4, 1)),
+    S("dup-call-star", """
+def f(x, c):
+    return static_call_cond(K)(*[x], rec(1, 0) if c else 2, **{"z": x})
+""", (4, 1)),
+    S("dup-call-nested", """
+def f(x, c):
+    return static_call(K)(static_call_cond(K2)(x if c else 0) if rec(1, c) else K2(x))
+""", (4, 0), (1, 2)),
+    S("dup-call-nested-true", """
+def f(x, c):
+    return static_call(K)(static_call_cond(K2)(x if c else 0) if rec(1, c) else K2(x))
+""", (4, 1), (1, 2)),
+    S("dup-call-assign-return", """
+def f(x, c):
+    r = static_call_cond(K)(x, x if c else -x)
+    return r
+""", (4, 0)),
     S("and-or", """
 def f(a, b):
     return static_call(K)(rec(1, a) and rec(2, b), rec(3, a) or rec(4, b), not rec(5, b))
@@ -173,7 +198,7 @@ def f(x):
     S("fstring-and-subscript-args", """
 def f(x, d):
     return static_call(K)(f"{x}-{rec(1, x)!r}", d["a"], d.get("b", 0), x[0] if isinstance(x, list) else x)
-""", (2, {"a": 1}), limit=DUPLICATED_CALL),
+""", (2, {"a": 1})),
     # ----- nested sites -------------------------------------------------------------
     S("nested-sites", """
 def f(x):

@@ -125,7 +125,7 @@ def _rewrite_function(func: types.FunctionType, mode: str,
             live = site.slots is not None and site.reason is None and site.switch is not None
             rec = SiteRecord(key, site.qualname, site.filename, site.lineno, site.cond,
                              site.tail, site.reason, site.code if live else None,
-                             site.indices, site.switch)
+                             site.indices, site.switch, site.switches)
             if rec.code is not None:
                 patcher.retarget(rec, key._sc_target)
             records.append(rec)

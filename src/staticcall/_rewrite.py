@@ -63,8 +63,10 @@ class FoundSite:
     switch: tuple[int, int, int] | None = None  # (byte offset, call operand, drop operand)
     # filled by the rewriter: instruction positions
     group: tuple[int, int] = (0, 0)
-    call_index: int = -1
-    call_pops: int = 0
+    call_index: int = -1     # the call that consumes the load (the first one, when the
+    call_pops: int = 0       # compiler copied the call into several branches)
+    call_indices: list[int] = field(default_factory=list)
+    switches: list[tuple[int, int, int]] = field(default_factory=list)
     null_flags: list[bool] = field(default_factory=list)
     not_site: bool = False   # the load is not called at once (``f = static_call(K)``)
 
@@ -205,7 +207,7 @@ def _match_calls(items: list[Any], sites: list[FoundSite]) -> None:
     entry: dict[int, tuple[Any, ...]] = {}
     work: list[tuple[int, tuple[Any, ...]]] = [(0, ())]
     bad: set[int] = set()
-    matched: dict[int, int] = {}
+    matched: dict[int, list[int]] = {}
     elsewhere: set[int] = set()   # consumed by something that is not its call
 
     def fail(state: tuple[Any, ...]) -> None:
@@ -288,8 +290,10 @@ def _match_calls(items: list[Any], sites: list[FoundSite]) -> None:
                 for k, tag in enumerate(popped):
                     if tag is None:
                         continue
-                    if ncall is not None and k == op.CALLABLE_INDEX and tag not in matched:
-                        matched[tag] = n
+                    if ncall is not None and k == op.CALLABLE_INDEX:
+                        # 3.12+ may copy a call (and what follows it) into each branch
+                        # of a conditional argument: one load, several calls
+                        matched.setdefault(tag, []).append(n)
                     elif ncall is None and tag not in matched:
                         elsewhere.add(tag)
                     else:
@@ -304,8 +308,13 @@ def _match_calls(items: list[Any], sites: list[FoundSite]) -> None:
         elif id(s) in bad or id(s) not in matched:
             s.reason = s.reason or "its call could not be matched to the key's load"
         else:
-            s.call_index = matched[id(s)]
+            s.call_indices = sorted(set(matched[id(s)]))
+            s.call_index = s.call_indices[0]
             s.call_pops = op.call_pops(items[s.call_index]) or 0
+            first = items[s.call_index]
+            if any((items[c].name, items[c].arg) != (first.name, first.arg)
+                   for c in s.call_indices):
+                s.reason = "its load reaches calls of different shapes"
 
 
 class _GiveUp(Exception):
@@ -441,32 +450,33 @@ def rewrite(code: types.CodeType, globals_: dict[str, Any], resolve: Resolver,
                 new.append(Instr("NOP", location=item.location))
                 last_line = item.lineno
         replace[g0] = (g1, new)
-        call = items[s.call_index]
-        start = _call_group_start(items, s.call_index)
-        assert start is not None
-        cloc = call.location
-        call_label, done_label = Label(), Label()
-        kw_null = (op.PY >= (3, 14) and call.name == "CALL_FUNCTION_EX"
-                   and isinstance(items[s.call_index - 1], Instr)
-                   and items[s.call_index - 1].name == "PUSH_NULL")
-        block: list[Any] = [Instr("JUMP_FORWARD", call_label, location=cloc)]
-        block += _drop_block(s, call, kw_null, cloc)
-        block += [Instr("LOAD_CONST", v, location=cloc),
-                  Instr("JUMP_FORWARD", done_label, location=cloc), call_label]
-        if _late_bound(items, s, start):
-            # replace the callable loaded before the arguments by T as it is now
-            above = s.call_pops - op.CALLABLE_INDEX - 1 - (call.name == "CALL_KW")
-            block += [Instr("LOAD_CONST", t, location=cloc),
-                      Instr("SWAP", above + 2, location=cloc),
-                      Instr("POP_TOP", location=cloc)]
-        insert.setdefault(start, []).extend(block)
-        after: list[Any] = [done_label]
-        if op.PY == (3, 12):
-            # 3.12 reports a second line event when a Python call returns straight
-            # into a jump target of the same line; the original had no target there.
-            after.insert(0, Instr("NOP", location=cloc))
-        insert.setdefault(s.call_index + 1, [])[:0] = after
-        s.tail = _is_tail(items, s.call_index)
+        for call_index in s.call_indices:
+            call = items[call_index]
+            start = _call_group_start(items, call_index)
+            assert start is not None
+            cloc = call.location
+            call_label, done_label = Label(), Label()
+            kw_null = (op.PY >= (3, 14) and call.name == "CALL_FUNCTION_EX"
+                       and isinstance(items[call_index - 1], Instr)
+                       and items[call_index - 1].name == "PUSH_NULL")
+            block: list[Any] = [Instr("JUMP_FORWARD", call_label, location=cloc)]
+            block += _drop_block(s, call, kw_null, cloc)
+            block += [Instr("LOAD_CONST", v, location=cloc),
+                      Instr("JUMP_FORWARD", done_label, location=cloc), call_label]
+            if _late_bound(items, s, start):
+                # replace the callable loaded before the arguments by T as it is now
+                above = s.call_pops - op.CALLABLE_INDEX - 1 - (call.name == "CALL_KW")
+                block += [Instr("LOAD_CONST", t, location=cloc),
+                          Instr("SWAP", above + 2, location=cloc),
+                          Instr("POP_TOP", location=cloc)]
+            insert.setdefault(start, []).extend(block)
+            after: list[Any] = [done_label]
+            if op.PY == (3, 12):
+                # 3.12 reports a second line event when a Python call returns straight
+                # into a jump target of the same line; the original had no target there.
+                after.insert(0, Instr("NOP", location=cloc))
+            insert.setdefault(call_index + 1, [])[:0] = after
+        s.tail = all(_is_tail(items, c) for c in s.call_indices)
 
     out: list[Any] = []
     n = 0
@@ -487,44 +497,54 @@ def rewrite(code: types.CodeType, globals_: dict[str, Any], resolve: Resolver,
     new_code = bc.to_code()
     # The stack-depth analysis never enters a drop block (the shape switch jumps over
     # it), and unpacking *args there takes one slot more than the call itself.
-    if any(items[s.call_index].name == "CALL_FUNCTION_EX" for s in good):
+    if any(items[c].name == "CALL_FUNCTION_EX" for s in good for c in s.call_indices):
         new_code = new_code.replace(co_stacksize=new_code.co_stacksize + 1)
     return Rewritten(new_code, sites)
 
 
 def locate(code: types.CodeType, sites: list[FoundSite]) -> None:
-    """Find each rewritten site's constants and shape switch in the assembled ``code``."""
-    consts = code.co_consts
-    by_id = {id(c): i for i, c in enumerate(consts)}
+    """Find each rewritten site's constants and shape switches in the assembled ``code``."""
+    by_id = {id(c): i for i, c in enumerate(code.co_consts)}
     instrs = list(dis.get_instructions(code))
-    at = {id(x): n for n, x in enumerate(instrs)}
     for s in sites:
         if s.slots is None:
             continue
         it, iv = (by_id[id(slot)] for slot in s.slots)
         s.indices = (it, iv)
-        n = next(k for k, x in enumerate(instrs) if x.opname == "LOAD_CONST" and x.arg == iv)
-        call_offset = instrs[n + 2].offset
-        k = n - 1
-        while not (instrs[k].opname == "JUMP_FORWARD" and instrs[k].argval == call_offset):
-            k -= 1
-        jump = instrs[k]
-        assert jump.arg is not None
-        if jump.arg > 255 or (k and instrs[k - 1].opname == "EXTENDED_ARG"):
-            s.reason = "its arguments are too long to switch off"
+        s.switches = []
+        # each copy of the call has a drop block ending in LOAD_CONST V; JUMP_FORWARD,
+        # right before the call; its switch is the jump over that block
+        for n, x in enumerate(instrs):
+            if not (x.opname == "LOAD_CONST" and x.arg == iv):
+                continue
+            call_offset = instrs[n + 2].offset
+            k = n - 1
+            while not (instrs[k].opname == "JUMP_FORWARD" and instrs[k].argval == call_offset):
+                k -= 1
+            jump = instrs[k]
+            assert jump.arg is not None
+            if jump.arg > 255 or (k and instrs[k - 1].opname == "EXTENDED_ARG"):
+                s.reason = "its arguments are too long to switch off"
+                break
+            s.switches.append((jump.offset, jump.arg, 0))
+        if s.reason is not None:
             s.slots = None
+            s.switches = []
             continue
-        s.switch = (jump.offset, jump.arg, 0)
+        s.switch = s.switches[0]
         s.code = code
-    del at
 
 
 def _reject(items: list[Any], s: FoundSite) -> bool:
-    call = items[s.call_index]
-    if _call_group_start(items, s.call_index) is None:
-        s.reason = "unexpected instructions before the call"
-        return True
-    if call.name not in op.CALL_NAMES:
-        s.reason = f"consumed by {call.name}, not a call"
-        return True
+    for c in s.call_indices:
+        call = items[c]
+        if _call_group_start(items, c) is None:
+            s.reason = "unexpected instructions before the call"
+            return True
+        if call.name not in op.CALL_NAMES:
+            s.reason = f"consumed by {call.name}, not a call"
+            return True
+        if call.name != "CALL_FUNCTION_EX" and call.arg > 200:
+            s.reason = "too many arguments"
+            return True
     return False

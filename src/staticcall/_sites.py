@@ -42,12 +42,14 @@ class SiteRecord:
     """The live entry behind a :class:`Site`."""
 
     __slots__ = ("key", "function", "filename", "lineno", "cond", "tail", "reason",
-                 "code_ref", "consts", "indices", "switch", "null_raiser", "__weakref__")
+                 "code_ref", "consts", "indices", "switch", "switches", "null_raiser",
+                 "__weakref__")
 
     def __init__(self, key: StaticCall[Any], function: str, filename: str, lineno: int,
                  cond: bool, tail: bool, reason: str | None, code: Any = None,
                  indices: tuple[int, int] | None = None,
-                 switch: tuple[int, int, int] | None = None) -> None:
+                 switch: tuple[int, int, int] | None = None,
+                 switches: list[tuple[int, int, int]] | None = None) -> None:
         self.key = key
         self.function = function
         self.filename = filename
@@ -62,10 +64,11 @@ class SiteRecord:
         self.code_ref = weakref.ref(code) if code is not None else None
         self.consts = code.co_consts if code is not None else None
         self.indices = indices
-        self.switch = None
-        if code is not None and switch is not None:
-            offset, on, off = switch
-            self.switch = (_patch.operand_address(code, offset), on, off)
+        # one switch per copy of the call (the compiler may copy a call into branches)
+        self.switches = [(_patch.operand_address(code, offset), on, off)
+                         for offset, on, off in (switches or ([switch] if switch else []))
+                         ] if code is not None else []
+        self.switch = self.switches[0] if self.switches else None
         self.null_raiser = _make_null_raiser(key.name, f"{filename}:{lineno}")
 
     @property
@@ -174,14 +177,15 @@ class Patcher:
         if rec.consts is None or rec.switch is None or rec.indices is None or rec.code is None:
             return
         call, value = rec.values_for(target)
-        address, on, off = rec.switch
+        switches = rec.switches
         if not call:
             # A frame that loaded T before an update and reaches the switch after it
             # calls T: make that the runtime path, which calls the key's current target.
             self.write(rec.consts, rec.indices[0],
                        rec.key._sc_cond_tramp if rec.cond else rec.key)
         self.write(rec.consts, rec.indices[0 if call else 1], value)
-        self.switch(address, on if call else off)
+        for address, on, off in switches:
+            self.switch(address, on if call else off)
 
     def rollback(self) -> None:
         for undo in reversed(self.undo):

@@ -755,7 +755,8 @@ def format_text(result: dict[str, Any]) -> str:
     out.append("")
     out.append(f"targets met: {sum(1 for r in targets if r['met'])} of {len(targets)}"
                + (f"; missed: {', '.join(r['id'] for r in missed)}" if missed else "")
-               + (f"; not measurable: {', '.join(r['id'] for r in unknown)}" if unknown else ""))
+               + (f"; not measurable (the reference costs no measurable time over the "
+                  f"empty loop): {', '.join(r['id'] for r in unknown)}" if unknown else ""))
     return "\n".join(out) + "\n"
 
 

@@ -18,7 +18,7 @@ from typing import Any, Callable
 import pytest
 
 import staticcall
-from _lu_util import ALL, NULLERR, assert_live, build, kind, name_of
+from _lu_util import ALL, LIVE, NULLERR, assert_live, build, kind, name_of
 from staticcall import (
     StaticCallError,
     StaticCallNullError,
@@ -323,3 +323,21 @@ def outer():
     assert ref() is None
     static_call_update(key, ALL["func2"])
     assert kind(inner(1)) == "func2"
+
+
+def test_equal_code_from_two_decorations_is_tracked_separately() -> None:
+    """Code objects compare by value: two decorations of the same source (same key and
+    target, so equal constants) must keep separate table entries, so that collecting
+    one does not take the other's sites out of the table."""
+    key = define_static_call_null(name="gc_equal")
+    static_call_update(key, ALL["func"])
+    src = "@static_calls\ndef f(x):\n    return static_call(K)(x)\n"
+    first = build(src, K=key)
+    second = build(src, K=key)
+    if LIVE:
+        assert first["f"].__code__ == second["f"].__code__   # the premise of the test
+    first.clear()
+    gc.collect()
+    assert len(static_call_sites(key)) == 1
+    static_call_update(key, ALL["func2"])
+    assert kind(second["f"](1)) == "func2"

@@ -121,13 +121,35 @@ def _forget(ref: Any) -> None:
             sites.pop(id(rec), None)
 
 
+class _OwnerRef(weakref.ref):  # type: ignore[type-arg]
+    """A weak reference that hashes and compares by identity: code objects compare by
+    value, so equal code from two decorations must not share one entry (the first to
+    be collected would take the other's records out of the table)."""
+
+    __slots__ = ("_id",)
+
+    def __init__(self, owner: Any, callback: Any) -> None:
+        super().__init__(owner, callback)  # type: ignore[call-arg]
+        self._id = id(owner)
+
+    def __hash__(self) -> int:
+        return self._id
+
+    def __eq__(self, other: object) -> bool:
+        return self is other
+
+
 def register(func: Callable[..., Any], records: list[SiteRecord]) -> None:
     """Add ``func``'s records to the table. A live site leaves it when its code object
     is collected (with the function, or with the last closure made from nested code);
     a site on the runtime path when ``func`` is collected."""
+    owners: dict[int, tuple[Any, list[SiteRecord]]] = {}
     for rec in records:
         owner = rec.code if rec.code is not None else func
-        _BY_FUNCTION.setdefault(weakref.ref(owner, _forget), []).append(rec)
+        owners.setdefault(id(owner), (owner, []))[1].append(rec)
+    for owner, owned in owners.values():
+        _BY_FUNCTION[_OwnerRef(owner, _forget)] = owned
+    for rec in records:
         # an unresolved declaration has no key to hold its sites: the table still lists them
         sites = getattr(rec.key, "_sc_sites", None)
         if sites is not None:

@@ -19,6 +19,7 @@ import staticcall
 from _lu_util import (
     ALL,
     HOT,
+    LIVE,
     NULLERR,
     assert_live,
     build,
@@ -231,3 +232,51 @@ def test_failed_override_restores_nothing_and_keeps_old() -> None:
     with staticcall.static_call_override(s.keys[0], SHAPES["func2"]):
         assert s.behaviour(0) == s.expect(SHAPES["func2"])
     assert s.behaviour(0) == before
+
+
+def test_code_collected_during_a_failed_update_is_not_written_after_free(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The table holds code objects weakly. A function whose last reference goes away
+    in the middle of an update (a collection triggered by the update itself) must stay
+    alive until the update, and its rollback, no longer write into its code."""
+    import gc
+    import weakref
+
+    from staticcall import _patch
+
+    key = define_static_call_null(name="rb_gc")
+    static_call_update(key, SHAPES["func"])
+    src = "@static_calls\ndef f(x):\n    return static_call(K)(x)\n"
+    doomed = build(src, K=key)
+    kept = build(src.replace("f(x)", "g(x)"), K=key)
+    recs = list(key._sc_sites.values())
+    assert [r.function for r in recs] == ["f", "g"]
+    if not LIVE:
+        pytest.skip("no code is patched on this interpreter")
+    code_of = {addr: weakref.ref(r.code) for r in recs for addr, _on, _off in r.switches}
+    dead_writes = []
+    real = _patch.set_operand
+
+    def checked(address: int, value: int) -> int:
+        ref = code_of.get(address)
+        if ref is not None and ref() is None:
+            dead_writes.append(address)
+        return real(address, value)
+
+    monkeypatch.setattr(_patch, "set_operand", checked)
+
+    def hook(rec: Any) -> None:
+        if rec.function == "g":
+            doomed.clear()
+            gc.collect()
+            raise RuntimeError("injected")
+
+    monkeypatch.setattr(_update, "_before_site_patch", hook)
+    with pytest.raises(StaticCallError):
+        static_call_update(key, SHAPES["ret0"])
+    monkeypatch.setattr(_update, "_before_site_patch", None)
+    assert dead_writes == []
+    gc.collect()
+    assert [r.function for r in key._sc_sites.values()] == ["g"]
+    static_call_update(key, SHAPES["func2"])
+    assert kind(kept["g"](1)) == "func2"

@@ -179,6 +179,9 @@ class Patcher:
     def __init__(self) -> None:
         self.undo: list[Callable[[], Any]] = []
         self.keep: list[Any] = []
+        # code objects written into: the table holds them weakly, and a collection
+        # during the update must not free one that a write or a rollback still reaches
+        self.codes: list[Any] = []
 
     def write(self, consts: tuple[Any, ...], index: int, value: Any) -> None:
         old = consts[index]
@@ -196,8 +199,10 @@ class Patcher:
     def retarget(self, rec: SiteRecord, target: Any) -> None:
         """Make ``rec`` execute ``target``. For concurrent callers, the constant a shape
         uses is written before the switch that selects the shape."""
-        if rec.consts is None or rec.switch is None or rec.indices is None or rec.code is None:
+        code = rec.code
+        if rec.consts is None or rec.switch is None or rec.indices is None or code is None:
             return
+        self.codes.append(code)
         call, value = rec.values_for(target)
         switches = rec.switches
         if not call:

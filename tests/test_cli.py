@@ -3,6 +3,7 @@ errors). The benchmark command has its own file (test_bench.py)."""
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import re
@@ -52,6 +53,7 @@ def cli_mod(monkeypatch: pytest.MonkeyPatch) -> Any:
     monkeypatch.syspath_prepend(str(HERE))
     import _cli_mod
 
+    gc.collect()  # decorated copies that explain() made, if a cycle kept one alive
     return _cli_mod
 
 

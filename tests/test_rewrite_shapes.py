@@ -586,6 +586,7 @@ def test_local_shadowing_is_not_a_site() -> None:
 
 
 def test_called_later_is_not_a_site_for_strict() -> None:
+    """``g = static_call(K)`` called later is not a site: strict has nothing to object to."""
     env = Env()
     _, deco = rw.twin(SRC_NOT_SITES, env.ns, stem="strict-later")
     g = static_calls(strict=True)(deco["called_later"])

@@ -483,3 +483,29 @@ def f(x):
     assert kind(ns["f"](1)) == "func"  # the update made by its own argument
     assert kind(ns["f"](1)) == "func"
     assert static_call_query(key) is t_func
+
+
+@pytest.mark.parametrize("form", FORMS)
+def test_mortal_and_immortal_targets_alternate(form: str) -> None:
+    """Static types such as ``dict`` and ``tuple`` are immortal on 3.12+. A site that
+    has run (and specialised its constant load) with a function target must accept an
+    immortal one, and the other way round (3.14 debug builds assert on a mismatch)."""
+    key = fresh_key(tuple)
+    ns = build(f"""
+@static_calls
+def f(x):
+{guarded(form, indent=4)}
+    return r
+""", K=key)
+    assert_live(key, 1)
+    for target, want in [(tuple, ()), (t_func, ("func", ())), (dict, {}), (None, None),
+                         (tuple, ()), (RET0, 0), (frozenset, frozenset()), (t_func2, None)]:
+        static_call_update(key, target)
+        for _ in range(50):
+            r = ns["f"](())
+        if target is None:
+            check_null_result(form, r)
+        elif target is t_func2:
+            assert r == ("func2", ())
+        else:
+            assert r == want and type(r) is type(want), (target, r)

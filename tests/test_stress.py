@@ -96,7 +96,7 @@ def gen():
 SITES = [("plain", 0), ("cond", 0), ("keycall", 1), ("cond_slow_args", 1),
          ("plain_slow_args", 0), ("star", 1), ("loop", 0), ("method", 1), ("gen", 0)]
 
-UPDATES = 3000
+UPDATES = 6000
 CALLERS = 3
 AFTER_FINAL = 50
 

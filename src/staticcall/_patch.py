@@ -17,6 +17,7 @@ they replace alive (the key's ``_sc_retired``) and call :func:`invalidate_traces
 from __future__ import annotations
 
 import ctypes
+import functools
 import os
 import sys
 import sysconfig
@@ -98,6 +99,31 @@ def set_const(consts: tuple[Any, ...], index: int, value: Any) -> Any:
         ctypes.c_ssize_t.from_address(id(consts) + _HASH).value = -1
     _decref(old)
     return old
+
+
+# CPython 3.14 specialises LOAD_CONST by whether its constant is immortal
+# (LOAD_CONST_MORTAL / LOAD_CONST_IMMORTAL) the first time it runs, and debug builds
+# assert that the constant stays so. A site's T must therefore never switch between a
+# mortal and an immortal object: an immortal target (a static type such as ``dict``)
+# is loaded through a mortal stand-in that calls it.
+try:
+    from dis import _specializations as _SPECIALIZATIONS  # type: ignore[attr-defined]
+except ImportError:  # pragma: no cover
+    _SPECIALIZATIONS = {}
+_SPLIT_LOAD_CONST = "LOAD_CONST_IMMORTAL" in _SPECIALIZATIONS.get("LOAD_CONST", ())
+_is_immortal = getattr(sys, "_is_immortal", None)
+_MORTAL_STAND_INS: dict[int, Any] = {}   # immortal objects never die: id() is stable
+
+
+def as_constant(value: Any) -> Any:
+    """What a site's T holds to call ``value``: ``value`` itself, or on interpreters
+    that specialise LOAD_CONST by immortality, a mortal stand-in for an immortal one."""
+    if _SPLIT_LOAD_CONST and _is_immortal is not None and _is_immortal(value):
+        stand_in = _MORTAL_STAND_INS.get(id(value))
+        if stand_in is None:
+            stand_in = _MORTAL_STAND_INS[id(value)] = functools.partial(value)
+        return stand_in
+    return value
 
 
 def operand_address(code: types.CodeType, offset: int) -> int:

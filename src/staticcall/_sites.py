@@ -98,7 +98,7 @@ class SiteRecord:
             return True, self.null_raiser
         if target is static_call_return0:
             return False, 0
-        return True, target
+        return True, _patch.as_constant(target)
 
 
 def state_for(target: Any) -> str:

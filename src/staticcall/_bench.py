@@ -697,8 +697,13 @@ def _fmt_time(ns: float | None) -> str:
     return f"{ns:.2f} ns"
 
 
-def _fmt_ratio(r: float | None) -> str:
-    return "-" if r is None else f"{r:.2f}x"
+def _fmt_ratio(r: float | None, target: float | None = None) -> str:
+    if r is None:
+        return "-"
+    text = f"{r:.2f}x"
+    if target is not None and float(text[:-1]) == target and r != target:
+        text = f"{r:.3f}x"  # the side of the target it falls on
+    return text
 
 
 def _fmt_noise(n: float | None) -> str:
@@ -749,7 +754,8 @@ def format_text(result: dict[str, Any]) -> str:
         ref = r["reference"] or "-"
         call_rows.append([
             r["id"], r["label"], f"{r['ns_min']:.2f}", f"{r['ns_median']:.2f}",
-            _fmt_noise(r["noise"]), ref if ref in ids else "-", _fmt_ratio(r["ratio"]),
+            _fmt_noise(r["noise"]), ref if ref in ids else "-",
+            _fmt_ratio(r["ratio"], r["target"]),
             "-" if r["delta_ns"] is None else f"{r['delta_ns']:+.2f}",
             "-" if r["target"] is None else f"<= {r['target']:g}x", met,
         ])

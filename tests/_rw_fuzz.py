@@ -121,7 +121,8 @@ class _Gen:
         if what == "site":
             return self.site(d, ctx)
         if what == "cond":
-            return f"({self.expr(d - 1, ctx)} if {self.expr(d - 1, ctx)} else {self.expr(d - 1, ctx)})"
+            a, b, c = (self.expr(d - 1, ctx) for _ in range(3))
+            return f"({a} if {b} else {c})"
         if what in ("and", "or"):
             return f"({self.expr(d - 1, ctx)} {what} {self.expr(d - 1, ctx)})"
         if what == "not":

@@ -27,7 +27,6 @@ from hypothesis import HealthCheck, event, given, note, settings
 import staticcall
 from staticcall import (
     StaticCallNullError,
-    define_static_call,
     define_static_call_null,
     static_call,
     static_call_cond,

@@ -15,8 +15,10 @@ import staticcall as sc
 from staticcall import (
     StaticCallError,
     StaticCallNullError,
+    StaticCallPermissionError,
     declare_static_call,
     define_static_call,
+    export_static_call,
     static_call,
     static_call_cond,
     static_call_override,
@@ -570,6 +572,66 @@ def test_unresolvable_handle_stays_on_runtime_path() -> None:
     assert [s.reason for s in entries if s.key is K] == [None]
     with pytest.raises(StaticCallError, match="rw_no_such_module_anywhere"):
         g(1)
+
+
+def test_unresolvable_handle_behaves_as_undecorated() -> None:
+    """The site is left as written: ``static_call(MISSING)`` fails before its arguments
+    are evaluated, ``MISSING(...)`` after, as without the decorator."""
+    src = "def f(x):\n    return static_call(M)(rec(x))\n\ndef g(x):\n    return M(rec(x))\n"
+    log: list[Any] = []
+    env = {"M": MISSING, "static_call": static_call, "rec": log.append,
+           "__name__": "rw_missing_twin"}
+    plain, deco = rw.twin(src, env, stem="missing")
+    for name, evaluated in (("f", []), ("g", [1])):
+        for fn in (plain[name], static_calls(deco[name])):
+            log.clear()
+            with pytest.raises(StaticCallError, match="rw_no_such_module_anywhere"):
+                fn(1)
+            assert log == evaluated, name
+
+
+GPL_SRC = """
+def f(x):
+    return static_call(H)(rec(x)), static_call_cond(H)(rec(x + 1)), H(rec(x + 2))
+"""
+
+
+@pytest.mark.parametrize("licence", [None, "MIT", "GPL", "Dual MIT/GPL"])
+def test_gpl_only_handle(licence: str | None) -> None:
+    """A GPL-only handle is a site only in a GPL-compatible module; elsewhere the site
+    stays on the runtime path, which refuses the call exactly as undecorated code does."""
+    handle = export_static_call(K, gpl=True)
+    log: list[Any] = []
+
+    def rec(v: Any) -> Any:
+        log.append(v)
+        return v
+
+    env = {"H": handle, "static_call": static_call, "static_call_cond": static_call_cond,
+           "rec": rec, "__name__": "rw_gpl_twin"}
+    if licence is not None:
+        env["__license__"] = licence
+    plain, deco = rw.twin(GPL_SRC, env, stem="gpl")
+    f, g = plain["f"], static_calls(deco["f"])
+    sites = [s for s in static_call_sites(K) if s.filename == g.__code__.co_filename]
+    assert len(sites) == 3
+    if licence is not None and "GPL" in licence:
+        assert all(s.reason is None and s.state == "call" for s in sites)
+        assert g(1) == (("T", (1,)), ("T", (2,)), ("T", (3,)))
+        assert direct_callers() == {"f"}
+        return
+    assert all(s.state == "trampoline" and "GPL" in (s.reason or "") for s in sites)
+    for state in (target, None, static_call_return0):
+        static_call_update(K, state)
+        outcomes = []
+        for fn in (f, g):
+            log.clear()
+            with pytest.raises(StaticCallPermissionError) as info:
+                fn(1)
+            outcomes.append((str(info.value), list(log)))
+        assert outcomes[0] == outcomes[1]
+    with pytest.raises(StaticCallError, match="GPL"):
+        static_calls(strict=True)(rw.twin(GPL_SRC, env, stem="gpl-strict")[1]["f"])
 
 
 def test_strict_raises_for_site_left_on_runtime_path() -> None:

@@ -43,11 +43,14 @@ def _warn_unsupported() -> None:
 
 
 def _resolver(globals_: dict[str, Any], owner_globals: dict[str, Any]):  # type: ignore[no-untyped-def]
-    def resolve(value: Any) -> tuple[str, Any] | None:
+    def resolve(value: Any) -> tuple[Any, ...] | None:
         if isinstance(value, StaticCall):
             return "key", value
         if isinstance(value, StaticCallHandle):
-            return "handle", value
+            # a handle this module may not call (or that does not resolve) is a site
+            # left as it is: the runtime path raises the error at the call
+            why = _bind(value, globals_)[1]
+            return ("handle", value) if why is None else ("handle", value, why)
         return None
     return resolve
 

@@ -77,7 +77,8 @@ class Rewritten:
     sites: list[FoundSite]
 
 
-Resolver = Callable[[Any], tuple[str, Any] | None]
+# (kind, key or handle[, why the site cannot bind]) or None
+Resolver = Callable[[Any], tuple[Any, ...] | None]
 
 
 # --------------------------------------------------------------------------------------
@@ -179,14 +180,15 @@ def _find_groups(items: list[Any], globals_: dict[str, Any], resolve: Resolver,
                     continue
                 rest = net[:-consumed] + ["V"]
                 site = FoundSite(ref[1], cond=(value == cond_fn), lineno=lineno,
-                                 qualname=qualname, filename=filename)
+                                 qualname=qualname, filename=filename,
+                                 reason=ref[2] if len(ref) > 2 else None)
                 site.group = (i, j + 1)
                 site.null_flags = [s == "N" for s in rest]
         elif shape.count("V") == 1 and "N" in shape:
             ref = resolve(value)
             if ref is not None:
                 site = FoundSite(ref[1], cond=False, lineno=lineno, qualname=qualname,
-                                 filename=filename)
+                                 filename=filename, reason=ref[2] if len(ref) > 2 else None)
                 site.group = (i, end)
                 site.null_flags = [s == "N" for s in shape]
         if site is not None:

@@ -237,7 +237,8 @@ REWRITER_OPS = {
     "CALL_FUNCTION_EX", "KW_NAMES", "LOAD_CONST", "LOAD_SMALL_INT", "POP_TOP", "SWAP",
     "BUILD_LIST", "LIST_EXTEND", "NOP", "EXTENDED_ARG", "CACHE", "NOT_TAKEN",
     "JUMP_FORWARD", "JUMP_BACKWARD", "JUMP_BACKWARD_NO_INTERRUPT", "JUMP",
-    "POP_JUMP_FORWARD_IF_TRUE", "POP_JUMP_IF_TRUE", "STORE_FAST",
+    "POP_JUMP_FORWARD_IF_TRUE", "POP_JUMP_IF_TRUE", "STORE_FAST", "BUILD_TUPLE",
+    "LOAD_FAST_AND_CLEAR",
 }
 
 
@@ -253,8 +254,12 @@ def test_positions(twin: Twin) -> None:
     for a, b in paired_codes(twin.f, twin.g):
         ia = list(dis.get_instructions(a))
         ib = list(dis.get_instructions(b))
+        # 3.11's drop blocks park a parameter with LOAD_FAST: those carry the span of
+        # their call, which no LOAD_FAST of the original has
+        spans = {i.positions for i in ia if i.opname.startswith(("CALL", "PRECALL"))}
         kept_a = [kept(i) for i in ia if i.opname not in REWRITER_OPS]
-        kept_b = [kept(i) for i in ib if i.opname not in REWRITER_OPS]
+        kept_b = [kept(i) for i in ib if i.opname not in REWRITER_OPS
+                  and not (i.opname == "LOAD_FAST" and i.positions in spans)]
         assert kept_a == kept_b, a.co_name
         known = {i.positions for i in ia}
         invented = [(i.opname, i.positions) for i in ib if i.positions not in known]

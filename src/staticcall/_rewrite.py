@@ -184,6 +184,19 @@ def _find_groups(items: list[Any], globals_: dict[str, Any], resolve: Resolver,
                                  reason=ref[2] if len(ref) > 2 else None)
                 site.group = (i, j + 1)
                 site.null_flags = [s == "N" for s in rest]
+                # The outer call's own PUSH_NULL sits right before (3.11, 3.12) or right
+                # after (3.13+) ``static_call(K)``: the group takes it in, so that the
+                # group pushes everything the call consumes below its arguments.
+                if site.null_flags == [False]:
+                    before, after = items[i - 1] if i else None, items[j + 1:j + 2]
+                    if (op.NULL_BELOW and isinstance(before, Instr)
+                            and before.name == "PUSH_NULL"):
+                        site.group = (i - 1, j + 1)
+                        site.null_flags = [True, False]
+                    elif (not op.NULL_BELOW and after and isinstance(after[0], Instr)
+                          and after[0].name == "PUSH_NULL"):
+                        site.group = (i, j + 2)
+                        site.null_flags = [False, True]
         elif shape.count("V") == 1 and "N" in shape:
             ref = resolve(value)
             if ref is not None:
@@ -351,37 +364,68 @@ def _is_tail(items: list[Any], call_index: int) -> bool:
     return False
 
 
-def _drop_block(site: FoundSite, call: Instr, nargs_slot_null: bool, location: Any) -> list[Any]:
-    """Instructions that discard what the call would have consumed (all but kwnames)."""
+def _drop_block(call: Instr, kw_null: bool, spare: str, location: Any) -> list[Any]:
+    """Instructions that discard what the call would have consumed (all but kwnames).
+
+    A call's NULL cannot go through POP_TOP (it would be decref'd). It is stored into
+    the local ``spare`` instead, after that local's own value is parked on the stack
+    (3.12+: LOAD_FAST_AND_CLEAR; 3.11: ``spare`` is a parameter, always bound), and the
+    value is then put back. A function with no such local gets a scratch local.
+    """
     out: list[Any] = []
 
-    def pop() -> None:
-        out.append(Instr("POP_TOP", location=location))
+    def emit(name: str, arg: Any = None) -> None:
+        out.append(Instr(name, arg, location=location) if arg is not None
+                   else Instr(name, location=location))
 
-    def pop_null() -> None:
-        # POP_TOP would decref the NULL; storing it to an unbound local is harmless.
-        out.append(Instr("STORE_FAST", SCRATCH, location=location))
-
+    # values from the callable slot up, bottom first: True where it may be NULL
     if call.name == "CALL_FUNCTION_EX":
         has_kwargs = op.PY >= (3, 14) or bool(call.arg & 1)
         if has_kwargs:
-            pop_null() if nargs_slot_null else pop()
-        # Unpack *iterable as the call would have (its side effects are arguments).
-        out += [Instr("BUILD_LIST", 0, location=location), Instr("SWAP", 2, location=location),
-                Instr("LIST_EXTEND", 1, location=location)]
-        pop()
+            emit("SWAP", 2)  # the *iterable on top, kwargs under it
+        # unpack *iterable as the call would have: its side effects are arguments
+        emit("BUILD_LIST", 0)
+        emit("SWAP", 2)
+        emit("LIST_EXTEND", 1)
+        rest = [False, False] + ([kw_null] if has_kwargs else []) + [False]
     else:
-        nargs = call.arg
-        for _ in range(nargs):
-            pop()
-    # callable and its NULL
-    if op.NULL_BELOW:
-        pop()
-        pop_null()
-    else:
-        pop_null()
-        pop()
+        rest = [False, False] + [False] * call.arg
+    rest[0 if op.NULL_BELOW else 1] = True  # the call's NULL
+    for may_be_null in reversed(rest):
+        if not may_be_null:
+            emit("POP_TOP")
+        elif spare == SCRATCH:
+            emit("STORE_FAST", SCRATCH)
+        else:
+            emit("LOAD_FAST" if op.PY == (3, 11) else "LOAD_FAST_AND_CLEAR", spare)
+            emit("SWAP", 2)
+            emit("STORE_FAST", spare)
+            emit("STORE_FAST", spare)
     return out
+
+
+#: Instructions that have no effect but pushing a value: arguments made only of these
+#: can be skipped by a site that makes no call.
+_PURE = frozenset({
+    "LOAD_CONST", "LOAD_SMALL_INT", "LOAD_FAST_BORROW", "LOAD_FAST_LOAD_FAST",
+    "LOAD_FAST_BORROW_LOAD_FAST_BORROW", "NOP",
+} | ({"LOAD_FAST"} if op.PY >= (3, 12) else set()))  # 3.11's LOAD_FAST checks binding
+
+
+def _pure_args(items: list[Any], s: FoundSite, start: int, params: set[str],
+               deleted: set[str]) -> bool:
+    """Whether the arguments only push constants and bound locals, all on the site's
+    first line (so that skipping them changes no line event either)."""
+    line = items[s.group[0]].lineno
+    for x in items[s.group[1]:start]:
+        if not isinstance(x, Instr) or x.lineno not in (None, line):
+            return False
+        if x.name in _PURE:
+            continue
+        if x.name == "LOAD_FAST" and x.arg in params and x.arg not in deleted:
+            continue  # 3.11: a parameter nothing deletes is always bound
+        return False
+    return True
 
 
 def discover(items: list[Any], sites: list[FoundSite]) -> list[FoundSite]:
@@ -433,6 +477,14 @@ def rewrite(code: types.CodeType, globals_: dict[str, Any], resolve: Resolver,
     if not good:
         return Rewritten(bc.to_code() if changed else code, sites)
 
+    params = set(code.co_varnames[:code.co_argcount + code.co_kwonlyargcount
+                                  + bool(code.co_flags & 0x04) + bool(code.co_flags & 0x08)])
+    deleted = {x.arg for x in items if isinstance(x, Instr) and x.name == "DELETE_FAST"}
+    # a local whose value a drop block may park on the stack, else a new one
+    if op.PY == (3, 11):
+        spare = next((p for p in code.co_varnames if p in params and p not in deleted), SCRATCH)
+    else:
+        spare = code.co_varnames[0] if code.co_varnames else SCRATCH
     replace: dict[int, tuple[int, list[Any]]] = {}   # start -> (end, new items)
     insert: dict[int, list[Any]] = {}                # before index -> new items
     for s in good:
@@ -451,6 +503,24 @@ def rewrite(code: types.CodeType, globals_: dict[str, Any], resolve: Resolver,
             if isinstance(item, Instr) and item.lineno and item.lineno != last_line:
                 new.append(Instr("NOP", location=item.location))
                 last_line = item.lineno
+        call0 = items[s.call_indices[0]]
+        start0 = _call_group_start(items, s.call_indices[0])
+        assert start0 is not None
+        if (len(s.call_indices) == 1 and call0.name != "CALL_FUNCTION_EX"
+                and _pure_args(items, s, start0, params, deleted)):
+            # Nothing to evaluate: the switch comes first, and the no-call shape
+            # pushes nothing at all (no callable, no NULL, no arguments to drop).
+            call_label, done_label = Label(), Label()
+            new[:0] = [Instr("JUMP_FORWARD", call_label, location=loc),
+                       Instr("LOAD_CONST", v, location=loc),
+                       Instr("JUMP_FORWARD", done_label, location=loc), call_label]
+            replace[g0] = (g1, new)
+            tail_items: list[Any] = [done_label]
+            if op.PY == (3, 12):
+                tail_items.insert(0, Instr("NOP", location=call0.location))
+            insert.setdefault(s.call_indices[0] + 1, [])[:0] = tail_items
+            s.tail = _is_tail(items, s.call_indices[0])
+            continue
         replace[g0] = (g1, new)
         for call_index in s.call_indices:
             call = items[call_index]
@@ -462,7 +532,7 @@ def rewrite(code: types.CodeType, globals_: dict[str, Any], resolve: Resolver,
                        and isinstance(items[call_index - 1], Instr)
                        and items[call_index - 1].name == "PUSH_NULL")
             block: list[Any] = [Instr("JUMP_FORWARD", call_label, location=cloc)]
-            block += _drop_block(s, call, kw_null, cloc)
+            block += _drop_block(call, kw_null, spare, cloc)
             block += [Instr("LOAD_CONST", v, location=cloc),
                       Instr("JUMP_FORWARD", done_label, location=cloc), call_label]
             if _late_bound(items, s, start):
@@ -499,8 +569,7 @@ def rewrite(code: types.CodeType, globals_: dict[str, Any], resolve: Resolver,
     new_code = bc.to_code()
     # The stack-depth analysis never enters a drop block (the shape switch jumps over
     # it), and unpacking *args there takes one slot more than the call itself.
-    if any(items[c].name == "CALL_FUNCTION_EX" for s in good for c in s.call_indices):
-        new_code = new_code.replace(co_stacksize=new_code.co_stacksize + 1)
+    new_code = new_code.replace(co_stacksize=new_code.co_stacksize + 1)
     return Rewritten(new_code, sites)
 
 

@@ -94,7 +94,8 @@ class _Work:
                 # The key itself is a correct (runtime-path) target until the site's
                 # table entry sets the real values, and stays there while no call is made.
                 consts[site.indices[0]] = _unbound_key(site)
-                consts[site.indices[1]] = None
+                if site.indices[1] is not None:
+                    consts[site.indices[1]] = None
         new = new.replace(co_consts=tuple(consts))
         for site in rewritten:
             site.code = new

@@ -57,9 +57,9 @@ class FoundSite:
     filename: str
     tail: bool = False
     reason: str | None = None  # why it stays on the runtime path
-    slots: tuple[Slot, Slot] | None = None     # T and V
+    slots: tuple[Slot, Slot | None] | None = None     # T and V (no V for "skip")
     code: types.CodeType | None = None         # the final code object
-    indices: tuple[int, int] | None = None     # of T and V in its co_consts
+    indices: tuple[int, int | None] | None = None  # of T and V in its co_consts
     switch: tuple[int, int, int] | None = None  # (byte offset, call operand, drop operand)
     # filled by the rewriter: instruction positions
     group: tuple[int, int] = (0, 0)
@@ -69,6 +69,9 @@ class FoundSite:
     switches: list[tuple[int, int, int]] = field(default_factory=list)
     null_flags: list[bool] = field(default_factory=list)
     not_site: bool = False   # the load is not called at once (``f = static_call(K)``)
+    # "general": switch after the arguments; "pure": switch first, no-call pushes V;
+    # "skip": switch first, and no call skips the statement (its value is discarded)
+    layout: str = "general"
 
 
 @dataclass
@@ -510,6 +513,19 @@ def rewrite(code: types.CodeType, globals_: dict[str, Any], resolve: Resolver,
                 and _pure_args(items, s, start0, params, deleted)):
             # Nothing to evaluate: the switch comes first, and the no-call shape
             # pushes nothing at all (no callable, no NULL, no arguments to drop).
+            nxt = items[s.call_indices[0] + 1]
+            if isinstance(nxt, Instr) and nxt.name == "POP_TOP":
+                # A statement: with no call, one jump skips it entirely.
+                skip = Label()
+                s.layout, s.slots = "skip", (t, None)
+                new[:0] = [Instr("JUMP_FORWARD", skip, location=loc)]
+                replace[g0] = (g1, new)
+                landing: list[Any] = [skip]
+                if op.PY == (3, 12):
+                    landing.insert(0, Instr("NOP", location=call0.location))
+                insert.setdefault(s.call_indices[0] + 2, [])[:0] = landing
+                continue
+            s.layout = "pure"
             call_label, done_label = Label(), Label()
             new[:0] = [Instr("JUMP_FORWARD", call_label, location=loc),
                        Instr("LOAD_CONST", v, location=loc),
@@ -580,7 +596,25 @@ def locate(code: types.CodeType, sites: list[FoundSite]) -> None:
     for s in sites:
         if s.slots is None:
             continue
-        it, iv = (by_id[id(slot)] for slot in s.slots)
+        it = by_id[id(s.slots[0])]
+        if s.layout == "skip":
+            # the switch is the jump right before T's load (and its NULL, 3.11/3.12);
+            # as assembled it skips the statement: operand 0 runs the call
+            n = next(k for k, x in enumerate(instrs) if x.opname == "LOAD_CONST" and x.arg == it)
+            k = n - 1 if instrs[n - 1].opname == "JUMP_FORWARD" else n - 2
+            jump = instrs[k]
+            assert jump.opname == "JUMP_FORWARD" and jump.arg is not None
+            if jump.arg > 255 or (k and instrs[k - 1].opname == "EXTENDED_ARG"):
+                s.reason = "its statement is too long to skip"
+                s.slots = None
+                continue
+            s.indices = (it, None)
+            s.switches = [(jump.offset, 0, jump.arg)]
+            s.switch = s.switches[0]
+            s.code = code
+            continue
+        assert s.slots[1] is not None
+        iv = by_id[id(s.slots[1])]
         s.indices = (it, iv)
         s.switches = []
         # each copy of the call has a drop block ending in LOAD_CONST V; JUMP_FORWARD,

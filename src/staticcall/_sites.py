@@ -47,7 +47,7 @@ class SiteRecord:
 
     def __init__(self, key: StaticCall[Any], function: str, filename: str, lineno: int,
                  cond: bool, tail: bool, reason: str | None, code: Any = None,
-                 indices: tuple[int, int] | None = None,
+                 indices: tuple[int, int | None] | None = None,
                  switch: tuple[int, int, int] | None = None,
                  switches: list[tuple[int, int, int]] | None = None) -> None:
         self.key = key
@@ -210,7 +210,9 @@ class Patcher:
             # calls T: make that the runtime path, which calls the key's current target.
             self.write(rec.consts, rec.indices[0],
                        rec.key._sc_cond_tramp if rec.cond else rec.key)
-        self.write(rec.consts, rec.indices[0 if call else 1], value)
+        index = rec.indices[0 if call else 1]
+        if index is not None:  # a "skip" site has no V: its value is never used
+            self.write(rec.consts, index, value)
         for address, on, off in switches:
             self.switch(address, on if call else off)
 

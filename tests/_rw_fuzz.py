@@ -77,12 +77,14 @@ class _Gen:
 
     def leaf(self, ctx: Ctx) -> str:
         value = self.choice(list(ctx.ints) + ["0", "1", "2", "7"])
+        if ctx.in_args and self.chance(0.3):
+            return value  # a bare local or constant: an argument with no side effect
         if self.chance(0.05):
             # raises ValueError when the value is odd: unwinding with a site half built
             return f"boom({next(self.tags)}, {value})"
         return f"rec({next(self.tags)}, {value})"
 
-    def site(self, d: int, ctx: Ctx) -> str:
+    def site(self, d: int, ctx: Ctx, first: str | None = None) -> str:
         self.sites_left -= 1
         k = f"K{self.small(0, self.nkeys - 1)}"
         callee = self.choice([
@@ -92,6 +94,8 @@ class _Gen:
         ])
         sub = replace(ctx, in_args=True)
         parts = [self.expr(d - 1, sub) for _ in range(self.small(0, 2))]
+        if first is not None:
+            parts.insert(0, first)
         if self.chance(0.25):
             parts.append("*[" + ", ".join(self.expr(d - 1, sub)
                                          for _ in range(self.small(0, 2))) + "]")
@@ -187,6 +191,8 @@ class _Gen:
                 options += ["async_for", "async_with"]
         if ctx.in_loop:
             options += ["break", "continue"]
+        if self.sites_left > 0:
+            options.append("maybe_unbound")
         if ctx.can_yield:
             options.append("yield")
         what = self.choice(options)
@@ -205,6 +211,12 @@ class _Gen:
             return [f"{indent}{a}, {b} = {e()}, {e()}", f"{indent}_out.append(({a}, {b}))"]
         if what == "assert":
             return [f"{indent}assert num({e()}) < 100, 'assert'"]
+        if what == "maybe_unbound":
+            # a site whose argument is a local that may have been deleted
+            var = self.name("d")
+            return [f"{indent}{var} = {self.leaf(ctx)}",
+                    f"{indent}if num({self.leaf(ctx)}) > 1:", f"{indent}    del {var}",
+                    f"{indent}_out.append({self.site(min(d, 1), ctx, first=var)})"]
         if what in ("break", "continue"):
             return [f"{indent}if num({self.leaf(ctx)}) > 1:", f"{indent}    {what}"]
         if what == "yield":

@@ -98,12 +98,13 @@ def _trampoline_factory(params: tuple[str, ...] | None) -> Callable[[Any], Calla
     return factory
 
 
-def _binds_like(params: tuple[str, ...] | None, target: Any) -> bool:
+def _binds_like(params: tuple[str, ...] | None, target: Any, sig: Any = UNSET) -> bool:
     """Whether passing ``params`` by position binds ``target`` exactly as passing them
     as written would: its leading parameters are those names, positional-or-keyword."""
     if params is None or target is None or target is static_call_return0:
         return True
-    sig = signature_of(target)
+    if sig is UNSET:
+        sig = signature_of(target)
     if sig is None:
         return False
     leading = list(sig.parameters.values())[:len(params)]
@@ -301,7 +302,7 @@ class StaticCall(_KeyBase[F]):
             return _return_none if cond else self._sc_null
         return target
 
-    def _sc_set_runtime(self, target: Any) -> None:
+    def _sc_set_runtime(self, target: Any, sig: Any = UNSET) -> None:
         """Point the runtime path (key call, trampolines) at ``target``."""
         old = self._sc_target
         if old is not None:
@@ -313,7 +314,7 @@ class StaticCall(_KeyBase[F]):
                              (self._sc_call_any, call), (self._sc_cond_any, cond)):
             assert tramp.__closure__ is not None
             tramp.__closure__[0].cell_contents = value
-        exact = _binds_like(self._sc_params, target)
+        exact = _binds_like(self._sc_params, target, sig)
         _CALL_TABLE[self] = self._sc_call_tramp if exact else self._sc_call_any
         _COND_TABLE[self] = self._sc_cond_tramp if exact else self._sc_cond_any
         functools.partial.__setstate__(self, (call, (), None, self.__dict__))  # type: ignore[attr-defined, unused-ignore]

@@ -83,8 +83,21 @@ def unsupported_reason() -> str | None:
     return None
 
 
-def set_const(consts: tuple[Any, ...], index: int, value: Any) -> Any:
-    """Make ``consts[index]`` be ``value``; return the previous item.
+def const_cell(consts: tuple[Any, ...], index: int) -> Any:
+    """A ctypes view of the pointer ``consts[index]`` (valid while ``consts`` lives)."""
+    return ctypes.c_void_p.from_address(id(consts) + _ITEMS + index * _PTR)
+
+
+def hash_cell(consts: tuple[Any, ...]) -> Any:
+    """A ctypes view of the tuple's cached hash (3.14+), or ``None``."""
+    return ctypes.c_ssize_t.from_address(id(consts) + _HASH) if _HASH is not None else None
+
+
+def set_const(consts: tuple[Any, ...], index: int, value: Any, cell: Any = None,
+              hashed: Any = False) -> Any:
+    """Make ``consts[index]`` be ``value``; return the previous item. ``cell`` and
+    ``hashed`` are this slot's :func:`const_cell` and the tuple's :func:`hash_cell`,
+    when the caller keeps them (they cost an allocation each to make).
 
     The caller holds the GIL throughout (no call here releases it) and keeps the
     returned object alive for as long as any frame may still hold it.
@@ -92,11 +105,12 @@ def set_const(consts: tuple[Any, ...], index: int, value: Any) -> Any:
     old = consts[index]
     if old is value:
         return old
-    slot = ctypes.c_void_p.from_address(id(consts) + _ITEMS + index * _PTR)
     _incref(value)
-    slot.value = id(value)
-    if _HASH is not None:
-        ctypes.c_ssize_t.from_address(id(consts) + _HASH).value = -1
+    (cell if cell is not None else const_cell(consts, index)).value = id(value)
+    if hashed is False:
+        hashed = hash_cell(consts)
+    if hashed is not None:
+        hashed.value = -1
     _decref(old)
     return old
 

@@ -43,7 +43,7 @@ class SiteRecord:
 
     __slots__ = ("key", "function", "filename", "lineno", "cond", "tail", "reason",
                  "code_ref", "consts", "indices", "switch", "switches", "null_raiser",
-                 "__weakref__")
+                 "cells", "__weakref__")
 
     def __init__(self, key: StaticCall[Any], function: str, filename: str, lineno: int,
                  cond: bool, tail: bool, reason: str | None, code: Any = None,
@@ -69,6 +69,11 @@ class SiteRecord:
                          for offset, on, off in (switches or ([switch] if switch else []))
                          ] if code is not None else []
         self.switch = self.switches[0] if self.switches else None
+        # ctypes views of T's and V's slots and of the tuple's hash, made once
+        self.cells: dict[int, Any] = {}
+        if self.consts is not None and indices is not None:
+            self.cells = {i: _patch.const_cell(self.consts, i) for i in indices if i is not None}
+            self.cells[-1] = _patch.hash_cell(self.consts)
         self.null_raiser = _make_null_raiser(key.name, f"{filename}:{lineno}")
 
     @property
@@ -183,13 +188,15 @@ class Patcher:
         # during the update must not free one that a write or a rollback still reaches
         self.codes: list[Any] = []
 
-    def write(self, consts: tuple[Any, ...], index: int, value: Any) -> None:
+    def write(self, consts: tuple[Any, ...], index: int, value: Any,
+              cells: dict[int, Any] | None = None) -> None:
         old = consts[index]
         if old is value:
             return
         self.keep.append(old)
-        _patch.set_const(consts, index, value)
-        self.undo.append(lambda: _patch.set_const(consts, index, old))
+        cell, hashed = (cells[index], cells[-1]) if cells else (None, False)
+        _patch.set_const(consts, index, value, cell, hashed)
+        self.undo.append(lambda: _patch.set_const(consts, index, old, cell, hashed))
 
     def switch(self, address: int, operand: int) -> None:
         old = _patch.set_operand(address, operand)
@@ -209,10 +216,10 @@ class Patcher:
             # A frame that loaded T before an update and reaches the switch after it
             # calls T: make that the runtime path, which calls the key's current target.
             self.write(rec.consts, rec.indices[0],
-                       rec.key._sc_cond_tramp if rec.cond else rec.key)
+                       rec.key._sc_cond_any if rec.cond else rec.key, rec.cells)
         index = rec.indices[0 if call else 1]
         if index is not None:  # a "skip" site has no V: its value is never used
-            self.write(rec.consts, index, value)
+            self.write(rec.consts, index, value, rec.cells)
         for address, on, off in switches:
             self.switch(address, on if call else off)
 

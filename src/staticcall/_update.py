@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, TypeVar, ove
 
 from . import _patch
 from ._errors import StaticCallError, StaticCallSignatureError
-from ._keys import UPDATE_LOCK, StaticCall, as_key, static_call_return0
+from ._keys import UNSET, UPDATE_LOCK, StaticCall, as_key, static_call_return0
 from ._signature import incompatibility, signature_of
 from ._sites import Patcher
 
@@ -23,24 +23,27 @@ F = TypeVar("F", bound=Callable[..., Any])
 _before_site_patch: Callable[[Any], None] | None = None
 
 
-def _check_target(key: StaticCall[Any], func: Any) -> None:
+def _check_target(key: StaticCall[Any], func: Any) -> Any:
+    """Refuse a target that does not fit ``key``; return its signature when it was read
+    (``UNSET`` otherwise), so that the update need not read it again."""
     if func is None or func is static_call_return0:
-        return
+        return UNSET
     if not callable(func):
         raise TypeError(f"static call {key.name!r}: target must be callable, None (NULL) or "
                         f"static_call_return0 (RET0), not {type(func).__name__}")
     proto = key._sc_prototype
     if proto is None:
-        return
+        return UNSET
     sig = signature_of(func)
     if sig is None:
-        return
+        return None
     why = incompatibility(proto, sig)
     if why is not None:
         raise StaticCallSignatureError(f"static call {key.name!r}: {func!r} does not fit: {why}")
+    return sig
 
 
-def _apply(changes: list[tuple[StaticCall[Any], Any]]) -> None:
+def _apply(changes: list[tuple[StaticCall[Any], Any]], sigs: dict[int, Any] | None = None) -> None:
     """Retarget every site of every key, then the keys; all or nothing."""
     patcher = Patcher()
     try:
@@ -63,7 +66,7 @@ def _apply(changes: list[tuple[StaticCall[Any], Any]]) -> None:
         retired = key._sc_retired
         for old in patcher.keep:
             retired.setdefault(id(old), old)
-        key._sc_set_runtime(target)
+        key._sc_set_runtime(target, (sigs or {}).get(id(key), UNSET))
     _patch.invalidate_traces()
 
 
@@ -79,11 +82,11 @@ def static_call_update(key: Any, func: Any) -> Any:
     the new target once this returns."""
     k = as_key(key, "update")
     with UPDATE_LOCK:
-        _check_target(k, func)
+        sig = _check_target(k, func)
         previous = k._sc_target
         if func is previous:
             return previous
-        _apply([(k, func)])
+        _apply([(k, func)], {id(k): sig})
         return previous
 
 
@@ -99,12 +102,11 @@ def static_call_update_many(updates: Mapping[Any, Any]) -> dict[Any, Any]:
         resolved[k] = func
         originals[k] = key
     with UPDATE_LOCK:
-        for k, func in resolved.items():
-            _check_target(k, func)
+        sigs = {id(k): _check_target(k, func) for k, func in resolved.items()}
         previous = {originals[k]: k._sc_target for k in resolved}
         changes = [(k, f) for k, f in resolved.items() if f is not k._sc_target]
         if changes:
-            _apply(changes)
+            _apply(changes, sigs)
         return previous
 
 

@@ -151,7 +151,7 @@ def _discover_only(work: _Work, code: types.CodeType) -> None:
     """Record sites without rewriting (trampoline mode, unsupported interpreters)."""
     from bytecode import Bytecode, Instr
 
-    from ._rewrite import _find_groups
+    from ._rewrite import _find_groups, _is_tail
 
     try:
         items = list(Bytecode.from_code(code))
@@ -164,6 +164,7 @@ def _discover_only(work: _Work, code: types.CodeType) -> None:
     except Exception:  # bytecode this interpreter's tools do not know: nothing to list
         found = []
     for site in found:
+        site.tail = bool(site.call_indices) and all(_is_tail(items, c) for c in site.call_indices)
         key, why = _bind(site.ref, work.globals)
         site.reason = why or site.reason or ("trampoline mode" if _UNSUPPORTED is None
                                              else f"not rewritten: {_UNSUPPORTED}")

@@ -149,6 +149,11 @@ def read_operand(address: int) -> int:
     return int(ctypes.c_uint8.from_address(address).value)
 
 
+def operand_cell(address: int) -> Any:
+    """A ctypes view of the operand byte at ``address`` (valid while its code lives)."""
+    return ctypes.c_uint8.from_address(address)
+
+
 def set_operand(address: int, value: int) -> int:
     """Write one operand byte (atomic with respect to other threads under the GIL);
     return the previous value. The caller keeps the code object alive."""

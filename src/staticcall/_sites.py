@@ -43,7 +43,7 @@ class SiteRecord:
 
     __slots__ = ("key", "function", "filename", "lineno", "cond", "tail", "reason",
                  "code_ref", "consts", "indices", "switch", "switches", "null_raiser",
-                 "cells", "__weakref__")
+                 "cells", "switch_cells", "__weakref__")
 
     def __init__(self, key: StaticCall[Any], function: str, filename: str, lineno: int,
                  cond: bool, tail: bool, reason: str | None, code: Any = None,
@@ -70,6 +70,8 @@ class SiteRecord:
                          ] if code is not None else []
         self.switch = self.switches[0] if self.switches else None
         # ctypes views of T's and V's slots and of the tuple's hash, made once
+        self.switch_cells = [(_patch.operand_cell(address), on, off)
+                             for address, on, off in self.switches]
         self.cells: dict[int, Any] = {}
         if self.consts is not None and indices is not None:
             self.cells = {i: _patch.const_cell(self.consts, i) for i in indices if i is not None}
@@ -182,7 +184,8 @@ class Patcher:
     """Collects in-place writes so that they can be undone if any one fails."""
 
     def __init__(self) -> None:
-        self.undo: list[Callable[[], Any]] = []
+        # ("const", consts, index, old, cell, hash cell) or ("operand", cell, old)
+        self.undo: list[tuple[Any, ...]] = []
         self.keep: list[Any] = []
         # code objects written into: the table holds them weakly, and a collection
         # during the update must not free one that a write or a rollback still reaches
@@ -196,34 +199,39 @@ class Patcher:
         self.keep.append(old)
         cell, hashed = (cells[index], cells[-1]) if cells else (None, False)
         _patch.set_const(consts, index, value, cell, hashed)
-        self.undo.append(lambda: _patch.set_const(consts, index, old, cell, hashed))
-
-    def switch(self, address: int, operand: int) -> None:
-        old = _patch.set_operand(address, operand)
-        if old != operand:
-            self.undo.append(lambda: _patch.set_operand(address, old))
+        self.undo.append(("const", consts, index, old, cell, hashed))
 
     def retarget(self, rec: SiteRecord, target: Any) -> None:
         """Make ``rec`` execute ``target``. For concurrent callers, the constant a shape
         uses is written before the switch that selects the shape."""
+        indices = rec.indices
+        if rec.consts is None or not rec.switch_cells or indices is None:
+            return
         code = rec.code
-        if rec.consts is None or rec.switch is None or rec.indices is None or code is None:
+        if code is None:
             return
         self.codes.append(code)
         call, value = rec.values_for(target)
-        switches = rec.switches
         if not call:
             # A frame that loaded T before an update and reaches the switch after it
             # calls T: make that the runtime path, which calls the key's current target.
-            self.write(rec.consts, rec.indices[0],
+            self.write(rec.consts, indices[0],
                        rec.key._sc_cond_any if rec.cond else rec.key, rec.cells)
-        index = rec.indices[0 if call else 1]
+        index = indices[0 if call else 1]
         if index is not None:  # a "skip" site has no V: its value is never used
             self.write(rec.consts, index, value, rec.cells)
-        for address, on, off in switches:
-            self.switch(address, on if call else off)
+        for cell, on, off in rec.switch_cells:
+            operand = on if call else off
+            old = cell.value
+            if old != operand:
+                cell.value = operand
+                self.undo.append(("operand", cell, old))
 
     def rollback(self) -> None:
-        for undo in reversed(self.undo):
-            undo()
+        for entry in reversed(self.undo):
+            if entry[0] == "const":
+                _, consts, index, old, cell, hashed = entry
+                _patch.set_const(consts, index, old, cell, hashed)
+            else:
+                entry[1].value = entry[2]
         self.undo.clear()

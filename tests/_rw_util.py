@@ -192,6 +192,22 @@ class Suspend:
         return self.value
 
 
+class AIter:
+    """An async iterator over 1..n that suspends (with :class:`Suspend`) at each step."""
+
+    def __init__(self, n: int) -> None:
+        self.i, self.n = 0, n
+
+    def __aiter__(self) -> AIter:
+        return self
+
+    async def __anext__(self) -> int:
+        if self.i >= self.n:
+            raise StopAsyncIteration
+        self.i += 1
+        return await Suspend(self.i)
+
+
 def free_monitoring_tool() -> int | None:
     """A free ``sys.monitoring`` tool id (3.12+), or ``None``."""
     mon = getattr(sys, "monitoring", None)

@@ -113,19 +113,6 @@ class World:
                 await rw.Suspend(None)
                 return self.__exit__(*exc)
 
-        class AIter:
-            def __init__(self, n: int) -> None:
-                self.i, self.n = 0, n
-
-            def __aiter__(self) -> AIter:
-                return self
-
-            async def __anext__(self) -> int:
-                if self.i >= self.n:
-                    raise StopAsyncIteration
-                self.i += 1
-                return await rw.Suspend(self.i)
-
         self.values: dict[str, Any] = {
             "t0": make_target("t0", 0), "t1": make_target("t1", 1), "raise": raiser,
             "null": None, "ret0": static_call_return0}
@@ -134,7 +121,7 @@ class World:
                 self.values[f"u{i}:{state}"] = self._updater(i, state)
         m = types.ModuleType("rw_fuzz_m")
         env: dict[str, Any] = {
-            "rec": rec, "boom": boom, "num": num, "Ctx": Ctx, "ACtx": ACtx, "AIter": AIter,
+            "rec": rec, "boom": boom, "num": num, "Ctx": Ctx, "ACtx": ACtx, "AIter": rw.AIter,
             "Suspend": rw.Suspend, "sc": staticcall,
             "m": m, "static_call": static_call, "static_call_cond": static_call_cond,
             "__name__": "rw_fuzz",

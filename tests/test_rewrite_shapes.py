@@ -86,24 +86,11 @@ class Env:
                 await rw.Suspend(None)
                 return self.__exit__(*exc)
 
-        class AIter:
-            def __init__(self, n: int) -> None:
-                self.i, self.n = 0, n
-
-            def __aiter__(self) -> AIter:
-                return self
-
-            async def __anext__(self) -> int:
-                if self.i >= self.n:
-                    raise StopAsyncIteration
-                self.i += 1
-                return await rw.Suspend(self.i)
-
         self.ns: dict[str, Any] = {
             "K": self.K, "K2": self.K2, "static_call": static_call,
             "static_call_cond": static_call_cond, "sc": staticcall, "m": m, "pkg": pkg,
             "H": export_static_call(self.K), "rec": log.rec, "Suspend": rw.Suspend,
-            "Ctx": Ctx, "ACtx": ACtx, "AIter": AIter,
+            "Ctx": Ctx, "ACtx": ACtx, "AIter": rw.AIter,
         }
 
     def target(self, name: str) -> Any:

@@ -42,7 +42,7 @@ def _warn_unsupported() -> None:
                       StaticCallWarning, stacklevel=level)
 
 
-def _resolver(globals_: dict[str, Any], owner_globals: dict[str, Any]):  # type: ignore[no-untyped-def]
+def _resolver(globals_: dict[str, Any]):  # type: ignore[no-untyped-def]
     def resolve(value: Any) -> tuple[Any, ...] | None:
         if isinstance(value, StaticCall):
             return "key", value
@@ -72,7 +72,7 @@ class _Work:
         self.globals = globals_
         self.mode = mode
         self.found: list[tuple[FoundSite, StaticCall[Any] | None]] = []
-        self.resolve = _resolver(globals_, globals_)
+        self.resolve = _resolver(globals_)
 
     def code(self, code: types.CodeType) -> types.CodeType:
         result = rewrite(code, self.globals, self.resolve, self.code)

@@ -89,10 +89,3 @@ def stack_effect(instr: Any, jump: bool) -> tuple[int, int]:
         return 0, 0
     net = instr.stack_effect(jump=jump)
     return max(0, -net), max(0, net)
-
-
-def callable_push(target_const: Any, location: Any) -> list[Instr]:
-    """Push ``target`` and the NULL of a plain (non-method) call, in this version's order."""
-    load = Instr("LOAD_CONST", target_const, location=location)
-    null = Instr("PUSH_NULL", location=location)
-    return [null, load] if NULL_BELOW else [load, null]

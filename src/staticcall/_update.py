@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import sys
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, TypeVar, overload
 
 from . import _patch
@@ -131,7 +130,3 @@ def _override(k: StaticCall[Any], func: Any) -> Iterator[Any]:
         yield previous
     finally:
         static_call_update(k, previous)
-
-
-def _caller_globals(depth: int = 2) -> dict[str, Any]:
-    return sys._getframe(depth).f_globals

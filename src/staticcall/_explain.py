@@ -150,7 +150,7 @@ def _before_marks(code: types.CodeType, globals_: dict[str, Any],
 
         items = list(Bytecode.from_code(code))
         qualname = getattr(code, "co_qualname", code.co_name)
-        sites = _find_groups(items, globals_, _resolver(globals_, globals_), qualname,
+        sites = _find_groups(items, globals_, _resolver(globals_), qualname,
                              code.co_filename)
         if not sites:
             return {}

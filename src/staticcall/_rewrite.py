@@ -425,10 +425,22 @@ def _pure_args(items: list[Any], s: FoundSite, start: int, params: set[str],
             return False
         if x.name in _PURE:
             continue
-        if x.name == "LOAD_FAST" and x.arg in params and x.arg not in deleted:
-            continue  # 3.11: a parameter nothing deletes is always bound
+        if x.name == "LOAD_FAST" and (x.arg in params and x.arg not in deleted
+                                      or _stored_before(items, s.group[0], x.arg)):
+            continue  # 3.11: a local known to be bound
         return False
     return True
+
+
+def _stored_before(items: list[Any], index: int, name: str) -> bool:
+    """Whether ``name`` is stored earlier in the basic block that holds ``index``
+    (straight-line code: that store always ran, and nothing deleted it since)."""
+    for x in reversed(items[:index]):
+        if not isinstance(x, Instr) or x.has_jump() or x.name == "DELETE_FAST" and x.arg == name:
+            return False  # a label, a try boundary, a jump: the block starts here
+        if x.name == "STORE_FAST" and x.arg == name:
+            return True
+    return False
 
 
 def discover(items: list[Any], sites: list[FoundSite]) -> list[FoundSite]:

@@ -32,6 +32,8 @@ from bytecode import Bytecode, Instr, Label, SetLineno, TryBegin, TryEnd
 from . import _opcodes as op
 
 SCRATCH = "__static_call_scratch__"
+#: Stack slots a rewritten code object may need beyond the original's (see rewrite()).
+STACK_EXTRA = 1
 
 
 class Slot:
@@ -595,9 +597,12 @@ def rewrite(code: types.CodeType, globals_: dict[str, Any], resolve: Resolver,
     bc.clear()
     bc.extend(out)
     new_code = bc.to_code()
-    # The stack-depth analysis never enters a drop block (the shape switch jumps over
-    # it), and unpacking *args there takes one slot more than the call itself.
-    new_code = new_code.replace(co_stacksize=new_code.co_stacksize + 1)
+    # The assembler's stack-depth analysis follows the switches as assembled, so it never
+    # enters what they jump over: a drop block, or a whole skipped statement. Every path of
+    # the rewritten code stays within the original's depth plus one (T loaded again above
+    # the arguments, or a value parked while dropping a NULL), so that is the bound.
+    new_code = new_code.replace(co_stacksize=max(new_code.co_stacksize,
+                                                 code.co_stacksize + STACK_EXTRA))
     return Rewritten(new_code, sites)
 
 

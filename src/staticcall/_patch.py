@@ -22,7 +22,7 @@ import os
 import sys
 import sysconfig
 import types
-from typing import Any
+from typing import Any, Iterable
 
 _PTR = ctypes.sizeof(ctypes.c_void_p)
 _ITEMS = tuple.__basicsize__  # offset of ob_item[0] in a tuple object
@@ -178,7 +178,53 @@ def _jit_active() -> bool:
 JIT_ACTIVE = _clear_caches is not None and _jit_active()
 
 
-def invalidate_traces() -> None:
-    """Drop optimizer traces, which may have baked in the constants we changed."""
-    if JIT_ACTIVE and _clear_caches is not None:
-        _clear_caches()
+#: sys.monitoring tool ids staticcall may take (3 and 4 are the ones CPython leaves
+#: unassigned); it takes one at its first update under the JIT and keeps it, with no
+#: events or callbacks of its own (freeing a tool id re-instruments every code object).
+_TOOL_IDS = (4, 3)
+_tool: int | None = None
+
+
+def _monitoring_tool() -> int | None:
+    global _tool
+    monitoring = getattr(sys, "monitoring", None)
+    if _tool is None and monitoring is not None:
+        for candidate in _TOOL_IDS:
+            try:
+                monitoring.use_tool_id(candidate, "staticcall")
+            except ValueError:
+                continue
+            _tool = candidate
+            break
+    elif _tool is not None and monitoring is not None \
+            and monitoring.get_tool(_tool) != "staticcall":
+        _tool = None  # someone freed it: take one again next time
+        return _monitoring_tool()
+    return _tool
+
+
+def invalidate_traces(codes: Iterable[types.CodeType] = ()) -> None:
+    """Drop the optimizer traces that run any of ``codes``: they may have baked in the
+    constants just changed.
+
+    ``sys._clear_internal_caches()`` would drop every trace, but it frees them even while
+    another thread is paused inside one (CPython 3.15 crashes on that). Changing a code
+    object's instrumentation instead goes through the optimizer's own dependency tracking,
+    which is safe: each code object gets a ``sys.monitoring`` event switched on and off
+    again, under staticcall's tool id.
+    """
+    if not JIT_ACTIVE:
+        return
+    codes = list(dict.fromkeys(codes))
+    if not codes:
+        return
+    tool = _monitoring_tool()
+    if tool is None:
+        if _clear_caches is not None:
+            _clear_caches()  # every tool id is taken: the blunt way
+        return
+    monitoring: Any = getattr(sys, "monitoring", None)
+    event = monitoring.events.PY_START
+    for code in codes:
+        monitoring.set_local_events(tool, code, event)
+        monitoring.set_local_events(tool, code, 0)

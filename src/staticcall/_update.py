@@ -59,14 +59,14 @@ def _apply(changes: list[tuple[StaticCall[Any], Any]], sigs: dict[int, Any] | No
                                           f"{rec.function} could not be retargeted: {exc}") from exc
     except BaseException:
         patcher.rollback()
-        _patch.invalidate_traces()
+        _patch.invalidate_traces(patcher.codes)
         raise
     for key, target in changes:
         retired = key._sc_retired
         for old in patcher.keep:
             retired.setdefault(id(old), old)
         key._sc_set_runtime(target, (sigs or {}).get(id(key), UNSET))
-    _patch.invalidate_traces()
+    _patch.invalidate_traces(patcher.codes)
 
 
 @overload

@@ -45,14 +45,6 @@ except ImportError:
 
 PY = sys.version_info[:2]
 
-# Reasons a site may stay on the runtime path in generated code, by first version.
-KNOWN_LIMITS = {
-    # 3.12+ copies a call into both branches of a conditional-expression argument
-    # when only a small exit block follows (see _rw_shapes.DUPLICATED_CALL)
-    "its call could not be matched to the key's load": (3, 12),
-}
-
-
 def num(v: Any) -> int:
     if isinstance(v, bool):
         return int(v)
@@ -192,11 +184,11 @@ def test_rewritten_function_behaves_as_the_original(program: Program) -> None:
     g = static_calls(deco["f"])
     sites = [s for k in world.keys for s in static_call_sites(k) if s.filename == filename]
     assert sites, "every program has at least one site"
+    # every generated site is rewritten (a call the compiler copies into both branches
+    # of a conditional argument included)
     for s in sites:
-        if s.reason is not None:
-            assert PY >= KNOWN_LIMITS.get(s.reason, (99, 0)), s
-            event(f"left on the runtime path: {s.reason}")
-    event(f"{sum(s.reason is None for s in sites)} of {len(sites)} sites rewritten")
+        assert s.reason is None, s
+    event(f"{len(sites)} sites rewritten")
     event(f"kind: {program.kind}")
     for states in program.steps:
         plain_out, plain_log = world.run(f, program, states)

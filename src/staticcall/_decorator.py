@@ -126,10 +126,10 @@ def _rewrite_function(func: types.FunctionType, mode: str,
         for site, key in work.found:
             if key is None:
                 key = _unbound_key(site)
-            live = site.slots is not None and site.reason is None and site.switch is not None
+            live = site.slots is not None and site.reason is None and bool(site.switches)
             rec = SiteRecord(key, site.qualname, site.filename, site.lineno, site.cond,
                              site.tail, site.reason, site.code if live else None,
-                             site.indices, site.switch, site.switches)
+                             site.indices, site.switches)
             if rec.code is not None:
                 patcher.retarget(rec, key._sc_target)
             records.append(rec)

@@ -196,25 +196,25 @@ def _before_marks(code: types.CodeType, globals_: dict[str, Any],
 # Rewritten code, as the site table records it.
 # --------------------------------------------------------------------------------------
 
-def _switch_state(rec: Any, code: types.CodeType) -> tuple[int | None, str]:
+def _switch_states(rec: Any, code: types.CodeType) -> list[tuple[int, str]]:
+    """``(offset, description)`` of each of the site's shape switches in ``code``."""
     from . import _patch
 
-    switch = getattr(rec, "switch", None)
-    if not switch:
-        return None, ""
-    address, on, off = switch
-    try:
-        offset = address - _patch.operand_address(code, 0)
-        live = _patch.read_operand(address)
-    except Exception:
-        return None, ""
-    if live == on:
-        shape = "call"
-    elif live == off:
-        shape = "no call"
-    else:
-        shape = f"operand {live}"
-    return offset, f"switch: {shape} (live operand {live})"
+    out = []
+    for address, on, off in getattr(rec, "switches", None) or ():
+        try:
+            offset = address - _patch.operand_address(code, 0)
+            live = _patch.read_operand(address)
+        except Exception:
+            continue
+        if live == on:
+            shape = "call"
+        elif live == off:
+            shape = "no call"
+        else:
+            shape = f"operand {live}"
+        out.append((offset, f"switch: {shape} (live operand {live})"))
+    return out
 
 
 def _after_marks(code: types.CodeType, records: list[Any],
@@ -230,16 +230,13 @@ def _after_marks(code: types.CodeType, records: list[Any],
         tag = f"[{numbers[id(rec)]}]"
         indices = getattr(rec, "indices", None) or ()
         roles = ["T: target", "V: value when no call"]
-        if len(indices) == 3:
-            roles = ["T: target", "S: call?", "V: value when no call"]
         for role, index in zip(roles, indices):
             for ins in instrs:
                 if ins.opname == "LOAD_CONST" and ins.arg == index:
                     value = rec.consts[index] if rec.consts is not None else None
                     marks.setdefault(ins.offset, []).append(
                         f"{tag} {role} = {_describe(value)}")
-        offset, text = _switch_state(rec, code)
-        if offset is not None:
+        for offset, text in _switch_states(rec, code):
             marks.setdefault(offset, []).append(f"{tag} {text}")
     return marks
 

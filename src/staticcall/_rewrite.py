@@ -62,7 +62,6 @@ class FoundSite:
     slots: tuple[Slot, Slot | None] | None = None     # T and V (no V for "skip")
     code: types.CodeType | None = None         # the final code object
     indices: tuple[int, int | None] | None = None  # of T and V in its co_consts
-    switch: tuple[int, int, int] | None = None  # (byte offset, call operand, drop operand)
     # filled by the rewriter: instruction positions
     group: tuple[int, int] = (0, 0)
     call_index: int = -1     # the call that consumes the load (the first one, when the
@@ -627,7 +626,6 @@ def locate(code: types.CodeType, sites: list[FoundSite]) -> None:
                 continue
             s.indices = (it, None)
             s.switches = [(jump.offset, 0, jump.arg)]
-            s.switch = s.switches[0]
             s.code = code
             continue
         assert s.slots[1] is not None
@@ -653,7 +651,6 @@ def locate(code: types.CodeType, sites: list[FoundSite]) -> None:
             s.slots = None
             s.switches = []
             continue
-        s.switch = s.switches[0]
         s.code = code
 
 

@@ -42,13 +42,12 @@ class SiteRecord:
     """The live entry behind a :class:`Site`."""
 
     __slots__ = ("key", "function", "filename", "lineno", "cond", "tail", "reason",
-                 "code_ref", "consts", "indices", "switch", "switches", "null_raiser",
+                 "code_ref", "consts", "indices", "switches", "null_raiser",
                  "cells", "switch_cells", "__weakref__")
 
     def __init__(self, key: StaticCall[Any], function: str, filename: str, lineno: int,
                  cond: bool, tail: bool, reason: str | None, code: Any = None,
                  indices: tuple[int, int | None] | None = None,
-                 switch: tuple[int, int, int] | None = None,
                  switches: list[tuple[int, int, int]] | None = None) -> None:
         self.key = key
         self.function = function
@@ -59,16 +58,14 @@ class SiteRecord:
         self.reason = reason
         # a live site: its code object (weakly: the record lives as long as the code,
         # which outlives the decorated function in the closures made from it), the
-        # indices of T and V in co_consts, and its shape switch (operand address,
-        # operand for "call", operand for "no call")
+        # indices of T and V in co_consts, and its shape switches (operand address,
+        # operand for "call", operand for "no call"): one per copy of the call, as the
+        # compiler may copy a call into branches
         self.code_ref = weakref.ref(code) if code is not None else None
         self.consts = code.co_consts if code is not None else None
         self.indices = indices
-        # one switch per copy of the call (the compiler may copy a call into branches)
         self.switches = [(_patch.operand_address(code, offset), on, off)
-                         for offset, on, off in (switches or ([switch] if switch else []))
-                         ] if code is not None else []
-        self.switch = self.switches[0] if self.switches else None
+                         for offset, on, off in switches or ()] if code is not None else []
         # ctypes views of T's and V's slots and of the tuple's hash, made once
         self.switch_cells = [(_patch.operand_cell(address), on, off)
                              for address, on, off in self.switches]

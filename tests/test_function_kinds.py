@@ -551,6 +551,33 @@ def test_trampoline_mode_records_without_rewriting() -> None:
     assert {s.state for s in sites_in("records_without_rewriting.<locals>.f")} == {"trampoline"}
 
 
+def test_trampoline_and_inline_mode_list_the_same_sites() -> None:
+    """Both modes read the code the same way: sites inside ``try``/``except`` (which need
+    the exception table's stack depths) are listed in trampoline mode too, with the same
+    lines and tail flags as in inline mode."""
+    def f(x: int) -> Any:
+        try:
+            return static_call(K)(x)
+        except ValueError:
+            return static_call_cond(K)(-x)
+        finally:
+            K(x)
+
+    twin = types.FunctionType(f.__code__, f.__globals__, f.__name__, f.__defaults__,
+                              f.__closure__)
+    static_calls(mode="trampoline")(f)
+    tramp = sorted((s.lineno, s.tail, s.cond, s.state)
+                   for s in sites_in("test_trampoline_and_inline_mode_list_the_same_sites"))
+    g = static_calls(twin)
+    live = sorted((s.lineno, s.tail, s.cond, s.state)
+                  for s in sites_in("test_trampoline_and_inline_mode_list_the_same_sites")
+                  if s.state != "trampoline")
+    assert tramp and all(state == "trampoline" for *_, state in tramp)
+    assert [t[:3] for t in tramp] == [t[:3] for t in live]
+    with static_call_override(K, target):
+        assert g(3) == ("T", (3,))
+
+
 def test_unknown_mode() -> None:
     with pytest.raises(ValueError):
         static_calls(mode="bogus")

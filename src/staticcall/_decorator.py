@@ -14,7 +14,7 @@ from ._errors import StaticCallError, StaticCallWarning
 from ._exports import StaticCallHandle
 from ._factory import make_function
 from ._keys import UPDATE_LOCK, StaticCall
-from ._rewrite import FoundSite, discover, locate, rewrite
+from ._rewrite import FoundSite, find_sites, locate, read, rewrite
 from ._sites import Patcher, SiteRecord, register
 
 T = TypeVar("T")
@@ -149,22 +149,14 @@ def _unbound_key(site: FoundSite) -> Any:
 
 def _discover_only(work: _Work, code: types.CodeType) -> None:
     """Record sites without rewriting (trampoline mode, unsupported interpreters)."""
-    from bytecode import Bytecode, Instr
-
-    from ._rewrite import _find_groups, _is_tail
+    from bytecode import Instr
 
     try:
-        items = list(Bytecode.from_code(code))
-    except Exception:
-        return
-    qualname = getattr(code, "co_qualname", code.co_name)
-    try:
-        found = discover(items, _find_groups(items, work.globals, work.resolve, qualname,
-                                             code.co_filename))
+        items = list(read(code))
+        found = find_sites(items, code, work.globals, work.resolve)
     except Exception:  # bytecode this interpreter's tools do not know: nothing to list
-        found = []
+        return
     for site in found:
-        site.tail = bool(site.call_indices) and all(_is_tail(items, c) for c in site.call_indices)
         key, why = _bind(site.ref, work.globals)
         site.reason = why or site.reason or ("trampoline mode" if _UNSUPPORTED is None
                                              else f"not rewritten: {_UNSUPPORTED}")

@@ -143,21 +143,16 @@ def _before_marks(code: types.CodeType, globals_: dict[str, Any],
                   numbers: dict[tuple[str, int, int], int]) -> dict[int, list[str]]:
     """Offsets of the instructions of each site of ``code`` (its own, not nested)."""
     try:
-        from bytecode import Bytecode, Instr
+        from bytecode import Instr
 
         from ._decorator import _resolver
-        from ._rewrite import _find_groups, _match_calls
+        from ._rewrite import find_sites, read
 
-        items = list(Bytecode.from_code(code))
+        items = list(read(code))
         qualname = getattr(code, "co_qualname", code.co_name)
-        sites = _find_groups(items, globals_, _resolver(globals_), qualname,
-                             code.co_filename)
+        sites = find_sites(items, code, globals_, _resolver(globals_))
         if not sites:
             return {}
-        try:
-            _match_calls(items, sites)
-        except Exception:
-            pass
         ordinal: dict[int, int] = {}
         n = 0
         for k, item in enumerate(items):

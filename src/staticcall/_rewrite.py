@@ -444,14 +444,29 @@ def _stored_before(items: list[Any], index: int, name: str) -> bool:
     return False
 
 
-def discover(items: list[Any], sites: list[FoundSite]) -> list[FoundSite]:
-    """Match candidate loads to their calls; drop the ones that are not called at once."""
+def read(code: types.CodeType) -> Bytecode:
+    """``code`` as abstract bytecode, with its exception handlers' stack depths (which
+    the stack simulation needs)."""
+    return Bytecode.from_code(code, conserve_exception_block_stackdepth=True)
+
+
+def find_sites(items: list[Any], code: types.CodeType, globals_: dict[str, Any],
+               resolve: Resolver) -> list[FoundSite]:
+    """The sites of ``code`` itself (not of nested code): candidate loads matched to the
+    calls that consume them; loads not called at once are dropped."""
+    qualname = getattr(code, "co_qualname", code.co_name)
+    sites = _find_groups(items, globals_, resolve, qualname, code.co_filename)
+    if not sites:
+        return []
     try:
         _match_calls(items, sites)
     except _GiveUp as exc:
         for s in sites:
             s.reason = f"the stack could not be followed ({exc})"
-    return [s for s in sites if not s.not_site]
+    sites = [s for s in sites if not s.not_site]
+    for s in sites:
+        s.tail = bool(s.call_indices) and all(_is_tail(items, c) for c in s.call_indices)
+    return sites
 
 
 #: Instructions that run no Python code and never let another thread in: arguments
@@ -474,7 +489,7 @@ def _late_bound(items: list[Any], s: FoundSite, start: int) -> bool:
 def rewrite(code: types.CodeType, globals_: dict[str, Any], resolve: Resolver,
             nested: Callable[[types.CodeType], types.CodeType]) -> Rewritten:
     """Rewrite ``code``'s own sites; ``nested`` rewrites code objects it contains."""
-    bc = Bytecode.from_code(code, conserve_exception_block_stackdepth=True)
+    bc = read(code)
     items: list[Any] = list(bc)
     # nested code objects first (functions, lambdas, comprehensions, genexps)
     changed = False
@@ -484,11 +499,9 @@ def rewrite(code: types.CodeType, globals_: dict[str, Any], resolve: Resolver,
             new_arg = nested(item.arg)
             changed = changed or new_arg is not item.arg
             item.arg = new_arg
-    qualname = getattr(code, "co_qualname", code.co_name)
-    sites = _find_groups(items, globals_, resolve, qualname, code.co_filename)
+    sites = find_sites(items, code, globals_, resolve)
     if not sites:
         return Rewritten(bc.to_code() if changed else code, [])
-    sites = discover(items, sites)
     good = [s for s in sites if s.reason is None and not _reject(items, s)]
     if not good:
         return Rewritten(bc.to_code() if changed else code, sites)
@@ -548,7 +561,6 @@ def rewrite(code: types.CodeType, globals_: dict[str, Any], resolve: Resolver,
             if op.PY == (3, 12):
                 tail_items.insert(0, Instr("NOP", location=call0.location))
             insert.setdefault(s.call_indices[0] + 1, [])[:0] = tail_items
-            s.tail = _is_tail(items, s.call_indices[0])
             continue
         replace[g0] = (g1, new)
         for call_index in s.call_indices:
@@ -577,7 +589,6 @@ def rewrite(code: types.CodeType, globals_: dict[str, Any], resolve: Resolver,
                 # into a jump target of the same line; the original had no target there.
                 after.insert(0, Instr("NOP", location=cloc))
             insert.setdefault(call_index + 1, [])[:0] = after
-        s.tail = all(_is_tail(items, c) for c in s.call_indices)
 
     out: list[Any] = []
     n = 0

@@ -486,6 +486,17 @@ def _late_bound(items: list[Any], s: FoundSite, start: int) -> bool:
                    for x in items[s.group[1]:start])
 
 
+def _land(insert: dict[int, list[Any]], index: int, label: Label, location: Any) -> None:
+    """Put ``label`` (where a site's call path and no-call path meet) before item
+    ``index``. 3.12 reports a second line event when a Python call returns straight into
+    a jump target of the same line, where the original had no target: a NOP with the
+    call's location goes first there."""
+    landing: list[Any] = [label]
+    if op.PY == (3, 12):
+        landing.insert(0, Instr("NOP", location=location))
+    insert.setdefault(index, [])[:0] = landing
+
+
 def rewrite(code: types.CodeType, globals_: dict[str, Any], resolve: Resolver,
             nested: Callable[[types.CodeType], types.CodeType]) -> Rewritten:
     """Rewrite ``code``'s own sites; ``nested`` rewrites code objects it contains."""
@@ -546,10 +557,7 @@ def rewrite(code: types.CodeType, globals_: dict[str, Any], resolve: Resolver,
                 s.layout, s.slots = "skip", (t, None)
                 new[:0] = [Instr("JUMP_FORWARD", skip, location=loc)]
                 replace[g0] = (g1, new)
-                landing: list[Any] = [skip]
-                if op.PY == (3, 12):
-                    landing.insert(0, Instr("NOP", location=call0.location))
-                insert.setdefault(s.call_indices[0] + 2, [])[:0] = landing
+                _land(insert, s.call_indices[0] + 2, skip, call0.location)
                 continue
             s.layout = "pure"
             call_label, done_label = Label(), Label()
@@ -557,10 +565,7 @@ def rewrite(code: types.CodeType, globals_: dict[str, Any], resolve: Resolver,
                        Instr("LOAD_CONST", v, location=loc),
                        Instr("JUMP_FORWARD", done_label, location=loc), call_label]
             replace[g0] = (g1, new)
-            tail_items: list[Any] = [done_label]
-            if op.PY == (3, 12):
-                tail_items.insert(0, Instr("NOP", location=call0.location))
-            insert.setdefault(s.call_indices[0] + 1, [])[:0] = tail_items
+            _land(insert, s.call_indices[0] + 1, done_label, call0.location)
             continue
         replace[g0] = (g1, new)
         for call_index in s.call_indices:
@@ -583,12 +588,7 @@ def rewrite(code: types.CodeType, globals_: dict[str, Any], resolve: Resolver,
                           Instr("SWAP", above + 2, location=cloc),
                           Instr("POP_TOP", location=cloc)]
             insert.setdefault(start, []).extend(block)
-            after: list[Any] = [done_label]
-            if op.PY == (3, 12):
-                # 3.12 reports a second line event when a Python call returns straight
-                # into a jump target of the same line; the original had no target there.
-                after.insert(0, Instr("NOP", location=cloc))
-            insert.setdefault(call_index + 1, [])[:0] = after
+            _land(insert, call_index + 1, done_label, cloc)
 
     out: list[Any] = []
     n = 0

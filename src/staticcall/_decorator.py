@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import inspect
 import sys
 import types
 import warnings
@@ -114,6 +115,12 @@ def _rewrite_function(func: types.FunctionType, mode: str,
         work = _Work(func.__globals__, mode)
         new_code = work.code(func.__code__)
         new_func = make_function(new_code, func) if new_code is not func.__code__ else func
+    return new_func, _records(work, strict)
+
+
+def _records(work: _Work, strict: bool) -> list[SiteRecord]:
+    """The table entries for the sites ``work`` found (``strict``: refuse any left on
+    the runtime path)."""
     if strict:
         bad = [s for s, _ in work.found if s.reason is not None]
         if bad:
@@ -136,7 +143,7 @@ def _rewrite_function(func: types.FunctionType, mode: str,
             for old in patcher.keep:
                 key._sc_retired.setdefault(id(old), old)
             patcher.keep.clear()
-    return new_func, records
+    return records
 
 
 def _unbound_key(site: FoundSite) -> Any:
@@ -147,8 +154,9 @@ def _unbound_key(site: FoundSite) -> Any:
     return key if isinstance(key, StaticCall) else ref
 
 
-def _discover_only(work: _Work, code: types.CodeType) -> None:
-    """Record sites without rewriting (trampoline mode, unsupported interpreters)."""
+def _discover_only(work: _Work, code: types.CodeType, why: str | None = None) -> None:
+    """Record sites without rewriting (trampoline mode, unsupported interpreters, code
+    the decorator cannot replace: ``why``)."""
     from bytecode import Instr
 
     try:
@@ -157,70 +165,228 @@ def _discover_only(work: _Work, code: types.CodeType) -> None:
     except Exception:  # bytecode this interpreter's tools do not know: nothing to list
         return
     for site in found:
-        key, why = _bind(site.ref, work.globals)
-        site.reason = why or site.reason or ("trampoline mode" if _UNSUPPORTED is None
-                                             else f"not rewritten: {_UNSUPPORTED}")
+        key, bound = _bind(site.ref, work.globals)
+        site.reason = (why or bound or site.reason
+                       or ("trampoline mode" if _UNSUPPORTED is None
+                           else f"not rewritten: {_UNSUPPORTED}"))
         work.found.append((site, key))
     for item in items:
         if isinstance(item, Instr) and isinstance(item.arg, types.CodeType):
-            _discover_only(work, item.arg)
+            _discover_only(work, item.arg, why)
+
+
+class _Ctx:
+    """One call of the decorator: its options, and what it has done so far (an object
+    reached twice, a function registered for two types say, is processed once)."""
+
+    def __init__(self, mode: str, strict: bool) -> None:
+        self.mode = mode
+        self.strict = strict
+        self.memo: dict[int, tuple[Any, Any, bool]] = {}  # id -> (object, result, reached)
+
+
+def _static(obj: Any, name: str) -> Any:
+    """``obj.name`` as :func:`inspect.getattr_static` finds it, or ``None``: no
+    descriptor, property getter, ``__getattr__`` or ``__getattribute__`` runs."""
+    try:
+        return inspect.getattr_static(obj, name, None)
+    except Exception:  # a broken __dict__ or __mro__: nothing to follow
+        return None
+
+
+def _slot(base: type, name: str, obj: Any) -> Any:
+    """The value of ``base``'s own attribute descriptor ``name`` on ``obj`` (an instance
+    of ``base`` or a subclass), read without the subclass's attribute hooks."""
+    return vars(base)[name].__get__(obj, type(obj))
 
 
 def _innermost(func: Any) -> tuple[Any, list[Any]]:
-    """Follow ``__wrapped__`` to the function that holds the code; returns the chain."""
+    """Follow ``__wrapped__`` (statically) to the deepest Python function; returns it
+    (``None`` if there is none) and the chain down to it."""
     chain = [func]
     seen = {id(func)}
     while True:
-        inner = getattr(chain[-1], "__wrapped__", None)
-        if inner is None or id(inner) in seen:
-            return chain[-1], chain
+        inner = _static(chain[-1], "__wrapped__")
+        if inner is None or id(inner) in seen or not callable(inner):
+            break
         seen.add(id(inner))
         chain.append(inner)
+    while chain and not isinstance(chain[-1], types.FunctionType):
+        chain.pop()
+    return (chain[-1] if chain else None), chain
+
+
+def _is_singledispatch(obj: Any) -> bool:
+    return all(_static(obj, name) is not None for name in ("registry", "register", "dispatch"))
+
+
+def _no_code(obj: Any) -> str:
+    """What ``obj`` is, for the error saying that the decorator cannot rewrite it."""
+    if isinstance(obj, types.MethodType):
+        hint = "a bound method: decorate the function it binds (in the class body)"
+    elif isinstance(obj, functools.partial):
+        hint = "a functools.partial: decorate the function it wraps"
+    elif isinstance(obj, types.ModuleType):
+        hint = "a module: decorate its functions or classes"
+    elif isinstance(obj, (types.BuiltinFunctionType, types.MethodDescriptorType,
+                          types.WrapperDescriptorType, types.MethodWrapperType)) \
+            or isinstance(obj, type):
+        hint = "built in: it has no Python code"
+    else:
+        hint = "it holds no Python function whose code could be rewritten"
+    try:
+        what = repr(obj)
+    except Exception:
+        what = f"<{type(obj).__name__} object>"
+    if len(what) > 80:
+        what = what[:77] + "..."
+    return f"@static_calls cannot rewrite {what} ({type(obj).__qualname__}): {hint}"
 
 
 def _decorate(obj: Any, mode: str, strict: bool) -> Any:
-    if obj in _DONE if _hashable(obj) else False:
-        return obj
-    if isinstance(obj, staticmethod):
-        inner = _decorate(obj.__func__, mode, strict)
-        return obj if inner is obj.__func__ else staticmethod(inner)
-    if isinstance(obj, classmethod):
-        inner = _decorate(obj.__func__, mode, strict)
-        return obj if inner is obj.__func__ else classmethod(inner)
-    if isinstance(obj, property):
-        parts = [_decorate(f, mode, strict) if f is not None else None
-                 for f in (obj.fget, obj.fset, obj.fdel)]
-        if all(a is b for a, b in zip(parts, (obj.fget, obj.fset, obj.fdel))):
-            return obj
-        return type(obj)(parts[0], parts[1], parts[2], obj.__doc__)
-    if isinstance(obj, type):
-        for name, member in list(vars(obj).items()):
-            if isinstance(member, (types.FunctionType, staticmethod, classmethod, property)) \
-                    or hasattr(member, "__wrapped__") and callable(member):
-                new = _decorate(member, mode, strict)
-                if new is not member:
-                    setattr(obj, name, new)
-        return obj
-    if isinstance(obj, types.FunctionType) and not hasattr(obj, "__wrapped__"):
+    new, reached = _process(obj, _Ctx(mode, strict), None)
+    if not reached:
+        raise TypeError(_no_code(obj))
+    return new
+
+
+def _process(obj: Any, ctx: _Ctx, owner: str | None) -> tuple[Any, bool]:
+    """Rewrite what ``obj`` holds; returns what replaces it and whether it held any
+    Python code. ``owner`` names the class when ``obj`` is one of its members."""
+    done = ctx.memo.get(id(obj))
+    if done is not None and done[0] is obj:
+        return done[1], done[2]
+    result = _process_once(obj, ctx, owner)
+    ctx.memo[id(obj)] = (obj, *result)
+    return result
+
+
+def _process_once(obj: Any, ctx: _Ctx, owner: str | None) -> tuple[Any, bool]:
+    mode, strict = ctx.mode, ctx.strict
+    t = type(obj)
+    if issubclass(t, types.FunctionType):
+        if obj in _DONE:
+            return obj, True
+        if _is_singledispatch(obj):
+            _dispatch_registry(obj, ctx, owner)
+            return obj, True
+        if _static(obj, "__wrapped__") is not None:
+            return _wrapper(obj, ctx)
         new, records = _rewrite_function(obj, mode, strict)
         register(new, records)
         _DONE.add(new)
-        return new
-    if callable(obj) and hasattr(obj, "__wrapped__"):
-        inner, chain = _innermost(obj)
-        if not isinstance(inner, types.FunctionType) or inner in _DONE:
-            return obj
-        new_inner, records = _rewrite_function(inner, mode, strict)
-        owner = _splice(chain, inner, new_inner) if new_inner is not inner else inner
-        register(owner, records)
-        _DONE.add(owner)
-        if _hashable(obj):
-            try:
-                _DONE.add(obj)
-            except TypeError:
-                pass
-        return obj
-    return obj
+        return new, True
+    for kind in (staticmethod, classmethod):
+        if issubclass(t, kind):
+            func = _slot(kind, "__func__", obj)
+            inner, reached = _process(func, ctx, owner)
+            return (obj if inner is func else kind(inner)), reached
+    if issubclass(t, property):
+        old = [_slot(property, name, obj) for name in ("fget", "fset", "fdel")]
+        parts = [_process(f, ctx, owner) if f is not None else (None, False) for f in old]
+        reached = any(r for _, r in parts)
+        if all(a is b for (a, _), b in zip(parts, old)):
+            return obj, reached
+        doc = _slot(property, "__doc__", obj) if "__doc__" in vars(property) else None
+        return t(parts[0][0], parts[1][0], parts[2][0], doc), reached
+    if issubclass(t, (functools.cached_property, functools.partialmethod)):
+        # the function is an ordinary attribute of these: rewritten in place
+        func = _static(obj, "func")
+        if func is None:
+            return obj, False
+        inner, reached = _process(func, ctx, owner)
+        if inner is not func:
+            obj.func = inner
+        return obj, reached
+    if issubclass(t, functools.singledispatchmethod):
+        dispatcher, func = _static(obj, "dispatcher"), _static(obj, "func")
+        if dispatcher is None or not _is_singledispatch(dispatcher):
+            return obj, False
+        new_func = _dispatch_registry(dispatcher, ctx, owner)
+        if new_func is not None and func is not None and new_func is not func:
+            obj.func = new_func
+        return obj, True
+    if issubclass(t, type):
+        if owner is not None and not _nested_in(obj, owner):
+            return obj, False  # another class the body names: not defined there
+        if not _slot(type, "__flags__", obj) & _HEAPTYPE:
+            return obj, False  # a built-in class
+        qualname = _slot(type, "__qualname__", obj)
+        for name, member in list(vars(obj).items()):
+            new, _ = _process(member, ctx, qualname)
+            if new is not member:
+                setattr(obj, name, new)
+        return obj, True
+    if issubclass(t, functools.partial) and owner is not None:
+        # a class member that does not bind as a method, and whose function cannot be
+        # swapped: its sites are listed, on the runtime path, with the reason
+        func = _slot(functools.partial, "func", obj)
+        if isinstance(func, types.FunctionType) and func not in _DONE:
+            _list_only(func, ctx, f"reached only through a functools.partial member of "
+                                  f"{owner}, which is not rewritten: decorate "
+                                  f"{func.__qualname__} itself")
+        return obj, isinstance(func, types.FunctionType)
+    if callable(obj) and _static(obj, "__wrapped__") is not None:
+        return _wrapper(obj, ctx)
+    return obj, False
+
+
+_HEAPTYPE = 1 << 9  # Py_TPFLAGS_HEAPTYPE: a class made by a class statement
+
+
+def _nested_in(cls: type, owner: str) -> bool:
+    qualname = _slot(type, "__qualname__", cls)
+    return isinstance(qualname, str) and qualname.rpartition(".")[0] == owner
+
+
+def _wrapper(obj: Any, ctx: _Ctx) -> tuple[Any, bool]:
+    """A wrapper (``functools.wraps``, ``lru_cache``...): rewrite the Python function at
+    the end of its ``__wrapped__`` chain and make the chain call the new one."""
+    inner, chain = _innermost(obj)
+    if inner is None:
+        return obj, False
+    if inner is obj:  # a Python function wrapping something that is not one
+        new, records = _rewrite_function(obj, ctx.mode, ctx.strict)
+        register(new, records)
+        _DONE.add(new)
+        return new, True
+    if inner in _DONE:
+        return obj, True
+    new_inner, records = _rewrite_function(inner, ctx.mode, ctx.strict)
+    owner = _splice(chain, inner, new_inner) if new_inner is not inner else inner
+    register(owner, records)
+    _DONE.add(owner)
+    try:
+        _DONE.add(obj)
+    except TypeError:
+        pass
+    return obj, True
+
+
+def _dispatch_registry(dispatcher: Any, ctx: _Ctx, owner: str | None) -> Any:
+    """Rewrite every implementation registered with a ``functools.singledispatch``
+    function; returns what now stands for the one registered for ``object``."""
+    registry = _static(dispatcher, "registry")
+    base = None
+    for cls, impl in list(getattr(registry, "items", dict)()):
+        new, _ = _process(impl, ctx, owner)
+        if new is not impl:
+            dispatcher.register(cls, new)
+        if cls is object:
+            base = new
+    if base is not None and _static(dispatcher, "__wrapped__") is not None:
+        try:
+            dispatcher.__wrapped__ = base
+        except (AttributeError, TypeError):
+            pass
+    return base
+
+
+def _list_only(func: types.FunctionType, ctx: _Ctx, why: str) -> None:
+    """Record ``func``'s sites, not rewritten, each with ``why`` as its reason."""
+    work = _Work(func.__globals__, "trampoline")
+    _discover_only(work, func.__code__, why)
+    register(func, _records(work, ctx.strict))
 
 
 def _splice(chain: list[Any], old: types.FunctionType,
@@ -247,14 +413,6 @@ def _splice(chain: list[Any], old: types.FunctionType,
         old.__code__ = new.__code__
         return old
     return new
-
-
-def _hashable(obj: Any) -> bool:
-    try:
-        hash(obj)
-    except TypeError:
-        return False
-    return True
 
 
 @overload

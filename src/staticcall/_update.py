@@ -121,15 +121,59 @@ def static_call_override(key: StaticCallHandle,
 
 
 def static_call_override(key: Any, func: Any) -> AbstractContextManager[Any]:
-    """Set ``key``'s target for the ``with`` block; restore the previous one on exit."""
+    """Set ``key``'s target for the ``with`` block; restore the previous one on exit.
+
+    Overrides of one key that are active at once form a stack. The innermost one ending
+    restores the target the key had before it; one ending while an override entered
+    after it is still active (two tasks or threads ending theirs out of order) leaves the
+    target alone and hands what it would have restored to the next one up, so that the
+    last one to end restores the target the key had before all of them."""
     # resolved here, so that a handle's rights are checked against the caller's module
     return _override(as_key(key, "update"), func)
 
 
+class _Active:
+    """One override in effect: its target and what its end restores."""
+
+    __slots__ = ("func", "restore")
+
+    def __init__(self, func: Any, restore: Any) -> None:
+        self.func = func
+        self.restore = restore
+
+
+# The overrides in effect, per key, the most recent last: id(key) -> (key, overrides).
+_ACTIVE: dict[int, tuple[StaticCall[Any], list[_Active]]] = {}
+
+
 @contextlib.contextmanager
 def _override(k: StaticCall[Any], func: Any) -> Iterator[Any]:
-    previous = static_call_update(k, func)
+    with UPDATE_LOCK:
+        previous = static_call_update(k, func)
+        entry = _Active(func, previous)
+        _ACTIVE.setdefault(id(k), (k, []))[1].append(entry)
     try:
         yield previous
     finally:
-        static_call_update(k, previous)
+        _end_override(k, entry)
+
+
+def _end_override(k: StaticCall[Any], entry: _Active) -> None:
+    with UPDATE_LOCK:
+        stack = _ACTIVE[id(k)][1]
+        i = next(n for n, e in enumerate(stack) if e is entry)
+        del stack[i]
+        if not stack:
+            del _ACTIVE[id(k)]
+        if i < len(stack):
+            # a later override still holds the key: it restores what this one found
+            stack[i].restore = entry.restore
+            return
+        try:
+            static_call_update(k, entry.restore)
+        except StaticCallError:
+            raise
+        except Exception as exc:
+            raise StaticCallError(f"static call {k.name!r}: the override to {entry.func!r} "
+                                  f"ended, but {entry.restore!r} could not be restored: "
+                                  f"{exc}") from exc

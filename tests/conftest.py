@@ -10,6 +10,9 @@ import os
 
 from hypothesis import settings
 
+# pytester runs the plugin's fixtures in inner pytest sessions (tests/test_plugin.py)
+pytest_plugins = ["pytester"]
+
 settings.register_profile("default", max_examples=100, deadline=None)
 settings.register_profile("ci", max_examples=300, deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))

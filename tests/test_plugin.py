@@ -16,6 +16,7 @@ from staticcall import (
     export_static_call,
     static_call,
     static_call_cond,
+    static_call_override,
     static_call_query,
     static_calls,
 )
@@ -81,7 +82,18 @@ def test_fixture_retargets_for_this_test(staticcall: Any) -> None:
     assert call_null_key(7) == "another(7)"
 
 
-def test_fixture_restored_after_previous_test() -> None:
+def test_fixture_update_inside_a_plain_override(staticcall: Any) -> None:
+    with static_call_override(KEY, replacement):
+        assert staticcall.update(KEY, another) is replacement
+        assert call_key(1) == "another(1)"
+    # the block's end does not undo the fixture's update, which lasts for the test...
+    assert call_key(2) == "another(2)"
+    with static_call_override(NULL_KEY, replacement):
+        staticcall.update(NULL_KEY, another)
+    # ...and the test's end restores what the keys had before it (checked next)
+
+
+def test_fixture_restored_after_previous_tests() -> None:
     assert static_call_query(KEY) is original
     assert call_key(1) == "original(1)"
     assert static_call_query(NULL_KEY) is None

@@ -116,8 +116,8 @@ def _resolve(key: Any, globals_: dict[str, Any]) -> StaticCall[Any]:
 
 
 class _Override:
-    """``staticcall.override(key, func)``: ``static_call_override`` whose key the fixture
-    restores at the end of the test, and which it ends if the test did not."""
+    """``staticcall.override(key, func)``: ``static_call_override`` that the fixture
+    ends at the end of the test if the test did not."""
 
     def __init__(self, owner: StaticCallFixture, key: StaticCall[Any], func: Any) -> None:
         self._owner = owner
@@ -130,7 +130,6 @@ class _Override:
 
         if self._cm is not None:
             raise RuntimeError("staticcall.override(...) is already in effect")
-        self._owner._touch(self._key)
         cm = static_call_override(self._key, self._func)
         previous = cm.__enter__()
         self._cm = cm
@@ -146,51 +145,39 @@ class _Override:
 
 
 class StaticCallFixture:
-    """The ``staticcall`` fixture: retargets keys for one test."""
+    """The ``staticcall`` fixture: retargets keys for one test.
+
+    Each ``update`` is an override of the key that stays in effect until the end of the
+    test; the fixture then ends every override it made, most recent first, so that each
+    key gets back what it had, whatever other overrides began or ended meanwhile (see
+    ``static_call_override``)."""
 
     def __init__(self) -> None:
-        self._saved: dict[StaticCall[Any], Any] = {}  # key -> its target before the test
-        self._open: list[_Override] = []
+        self._open: list[_Override] = []  # overrides in effect, in the order they began
         self._warned: set[tuple[str, str]] = set()
 
     def update(self, key: Any, func: Any) -> Any:
         """``static_call_update(key, func)`` until the end of the test; returns the
         previous target."""
-        from ._update import static_call_update
-
         self._check_rebinds()
-        k = _resolve(key, sys._getframe(1).f_globals)
-        self._touch(k)
-        return static_call_update(k, func)
+        return _Override(self, _resolve(key, sys._getframe(1).f_globals), func).__enter__()
 
     def override(self, key: Any, func: Any) -> _Override:
         """``with staticcall.override(key, func):`` -- ``static_call_override`` for the
-        block; the key is also restored at the end of the test."""
+        block (ended at the end of the test if the block did not end it)."""
         self._check_rebinds()
         return _Override(self, _resolve(key, sys._getframe(1).f_globals), func)
 
     def undo(self) -> None:
-        """Restore every key touched so far (done at the end of the test)."""
-        from ._update import static_call_update
-
+        """Restore every key changed so far (done at the end of the test)."""
         errors: list[BaseException] = []
         for cm in reversed(list(self._open)):
             try:
                 cm.__exit__(None, None, None)
             except Exception as exc:
                 errors.append(exc)
-        for k, target in reversed(list(self._saved.items())):
-            try:
-                static_call_update(k, target)
-            except Exception as exc:
-                errors.append(exc)
-        self._saved.clear()
         if errors:
             raise errors[0]
-
-    def _touch(self, k: StaticCall[Any]) -> None:
-        if k not in self._saved:
-            self._saved[k] = k._sc_target
 
     def _check_rebinds(self) -> None:
         from ._errors import StaticCallWarning
@@ -242,11 +229,8 @@ def static_call_override(staticcall: StaticCallFixture) -> Callable[[Any, Any], 
                   "with staticcall.override(key, func)", DeprecationWarning, stacklevel=2)
 
     def override(key: Any, func: Any) -> Any:
-        from ._update import static_call_update
-
         k = _resolve(key, sys._getframe(1).f_globals)
-        staticcall._touch(k)
-        return static_call_update(k, func)
+        return _Override(staticcall, k, func).__enter__()
 
     return override
 

@@ -266,3 +266,29 @@ def test_strict_accepts_members_it_rewrites() -> None:
     assert S().cached == ("T", ("c",))
     assert S.Inner().meth() == ("T", ("i",))
     assert CALLS == ["cached", "meth"]
+
+
+def test_members_without_python_code_are_left_as_they_are() -> None:
+    @functools.wraps(len)
+    def wraps_builtin(x: Any) -> int:
+        return len(x)
+
+    class M:
+        builtin = len
+        __class_getitem__ = classmethod(types.GenericAlias)
+        cached_builtin = functools.lru_cache(len)
+        wrapper = wraps_builtin
+        static_builtin = staticmethod(len)
+        number = 5
+        key = K
+
+        def method(self) -> Any:
+            return static_call(K)("m")
+
+    before = dict(vars(M))
+    assert static_calls(M) is M
+    after = dict(vars(M))
+    assert after.pop("method") is not before.pop("method")
+    assert all(after[name] is value for name, value in before.items())
+    assert M().method() == ("T", ("m",))
+    assert M[int] == types.GenericAlias(M, (int,))

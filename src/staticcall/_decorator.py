@@ -222,25 +222,25 @@ def _is_singledispatch(obj: Any) -> bool:
 
 def _no_code(obj: Any) -> str:
     """What ``obj`` is, for the error saying that the decorator cannot rewrite it."""
-    if isinstance(obj, types.MethodType):
+    t = type(obj)
+    if issubclass(t, types.MethodType):
         hint = "a bound method: decorate the function it binds (in the class body)"
-    elif isinstance(obj, functools.partial):
+    elif issubclass(t, functools.partial):
         hint = "a functools.partial: decorate the function it wraps"
-    elif isinstance(obj, types.ModuleType):
+    elif issubclass(t, types.ModuleType):
         hint = "a module: decorate its functions or classes"
-    elif isinstance(obj, (types.BuiltinFunctionType, types.MethodDescriptorType,
-                          types.WrapperDescriptorType, types.MethodWrapperType)) \
-            or isinstance(obj, type):
+    elif issubclass(t, (types.BuiltinFunctionType, types.MethodDescriptorType,
+                        types.WrapperDescriptorType, types.MethodWrapperType, type)):
         hint = "built in: it has no Python code"
     else:
         hint = "it holds no Python function whose code could be rewritten"
     try:
         what = repr(obj)
     except Exception:
-        what = f"<{type(obj).__name__} object>"
+        what = f"<{t.__name__} object>"
     if len(what) > 80:
         what = what[:77] + "..."
-    return f"@static_calls cannot rewrite {what} ({type(obj).__qualname__}): {hint}"
+    return f"@static_calls cannot rewrite {what} ({t.__qualname__}): {hint}"
 
 
 def _decorate(obj: Any, mode: str, strict: bool) -> Any:

@@ -96,12 +96,19 @@ def test_class_members_are_not_touched() -> None:
         def method(self) -> Any:
             return static_call(K)("m")
 
+        @functools.lru_cache  # noqa: B019
+        def cached(self, x: int) -> Any:
+            return static_call(K)("l", x)
+
     assert static_calls(MovedItems) is MovedItems
     assert TOUCHED == []
-    assert vars(MovedItems)["lazy"].__class__ is LazyModule
-    assert MovedItems("m").method() == ("T", ("m",))
-    assert CALLS == ["method"]
+    assert type(vars(MovedItems)["lazy"]) is LazyModule
+    items = MovedItems("m")
+    assert items.method() == ("T", ("m",))
+    assert items.cached(1) == ("T", ("l", 1))
+    assert CALLS == ["method", "cached"]
     assert_live("MovedItems.method")
+    assert_live("MovedItems.cached")
     assert_live("MovedItems.prop")
 
 

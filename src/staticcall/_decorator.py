@@ -395,12 +395,13 @@ def _splice(chain: list[Any], old: types.FunctionType,
     function that now runs the rewritten code."""
     replaced = False
     for wrapper in chain[:-1]:
-        if getattr(wrapper, "__wrapped__", None) is old:
+        if _static(wrapper, "__wrapped__") is old:
             try:
                 wrapper.__wrapped__ = new
             except (AttributeError, TypeError):
                 pass
-        for cell in getattr(wrapper, "__closure__", None) or ():
+        closure = wrapper.__closure__ if isinstance(wrapper, types.FunctionType) else None
+        for cell in closure or ():
             try:
                 if cell.cell_contents is old:
                     cell.cell_contents = new

@@ -299,3 +299,27 @@ def test_members_without_python_code_are_left_as_they_are() -> None:
     assert all(after[name] is value for name, value in before.items())
     assert M().method() == ("T", ("m",))
     assert M[int] == types.GenericAlias(M, (int,))
+
+
+def test_a_wrappers_own_sites_are_rewritten() -> None:
+    def traced(f: Any) -> Any:
+        @functools.wraps(f)
+        def wrapper(*args: Any) -> Any:
+            return static_call(K)("w", f(*args))
+        return wrapper
+
+    @static_calls
+    @traced
+    @traced
+    def inner(x: int) -> Any:
+        return static_call(K)("i", x)
+
+    assert inner(1) == ("T", ("w", ("T", ("w", ("T", ("i", 1))))))
+    assert CALLS == ["inner", "wrapper", "wrapper"]
+    assert_live("traced.<locals>.wrapper", count=2)
+    assert_live("<locals>.inner")
+    assert inner.__wrapped__.__wrapped__.__name__ == "inner"
+    with static_call_override(K, static_call_return0):
+        assert inner(1) == 0
+    assert static_calls(inner) is inner
+    assert len(sites_in("traced.<locals>.wrapper")) == 2

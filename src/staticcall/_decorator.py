@@ -350,17 +350,32 @@ def _wrapper(obj: Any, ctx: _Ctx) -> tuple[Any, bool]:
         register(new, records)
         _DONE.add(new)
         return new, True
-    if inner in _DONE:
-        return obj, True
-    new_inner, records = _rewrite_function(inner, ctx.mode, ctx.strict)
-    owner = _splice(chain, inner, new_inner) if new_inner is not inner else inner
-    register(owner, records)
-    _DONE.add(owner)
+    if inner not in _DONE:
+        new_inner, records = _rewrite_function(inner, ctx.mode, ctx.strict)
+        owner = _splice(chain, inner, new_inner) if new_inner is not inner else inner
+        register(owner, records)
+        _DONE.add(owner)
+    # the wrappers' own code may hold sites too: the outermost is replaced, as a plain
+    # function is; one further in is reached only through the closure of the one outside
+    # it, so it gets the new code in place
+    result = obj
+    for depth, wrapper in enumerate(chain[:-1]):
+        if not isinstance(wrapper, types.FunctionType) or wrapper in _DONE:
+            continue
+        new, records = _rewrite_function(wrapper, ctx.mode, ctx.strict)
+        if new is not wrapper:
+            if depth == 0:
+                result = new
+            else:
+                wrapper.__code__ = new.__code__
+                new = wrapper
+        register(new, records)
+        _DONE.add(new)
     try:
-        _DONE.add(obj)
+        _DONE.add(result)
     except TypeError:
         pass
-    return obj, True
+    return result, True
 
 
 def _dispatch_registry(dispatcher: Any, ctx: _Ctx, owner: str | None) -> Any:

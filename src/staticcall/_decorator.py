@@ -133,9 +133,6 @@ def _rewrite_function(func: types.FunctionType, mode: str,
             if rec.code is not None:
                 patcher.retarget(rec, key._sc_target)
             records.append(rec)
-            for old in patcher.keep:
-                key._sc_retired.setdefault(id(old), old)
-            patcher.keep.clear()
     return new_func, records
 
 

@@ -14,13 +14,34 @@ later) pushes ``NULL, value`` or ``value, NULL`` for a non-method attribute.
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Any
 
 from bytecode import Instr
 
 PY = sys.version_info[:2]
-KNOWN = (3, 11) <= PY <= (3, 15)
+
+
+def _jit_enabled() -> bool:
+    jit = getattr(sys, "_jit", None)
+    if jit is not None:
+        return bool(jit.is_enabled())
+    # 3.13 has no sys._jit; its optimizer runs only when asked for.
+    return PY == (3, 13) and bool(os.environ.get("PYTHON_JIT") not in (None, "", "0")
+                                  or os.environ.get("PYTHON_UOPS"))
+
+
+#: Whether an optimizer builds traces that bake constants in (3.13 with its optimizer
+#: asked for, 3.14+ with ``PYTHON_JIT=1``).
+JIT = hasattr(sys, "_clear_internal_caches") and _jit_enabled()
+
+#: Where a rewritten site reads its target (see ``_patch``). ``LOAD_CONST`` pushes a
+#: borrowed reference on 3.15 (an update could free a target a frame still holds) and
+#: optimizer traces bake constants in (every update would have to drop them), so there
+#: a site reads a slot of its own holder object instead (``LOAD_CONST holder;
+#: LOAD_ATTR target``), which pushes a new reference and is read afresh by traces.
+TARGET_IN_HOLDER = PY >= (3, 15) or JIT
 
 #: Whether the NULL of a call goes below the callable (3.11, 3.12) or above it.
 NULL_BELOW = PY < (3, 13)
@@ -53,6 +74,11 @@ def attr_load(instr: Any) -> tuple[str, bool] | None:
         method, name = instr.arg
         return name, bool(method)
     return None
+
+
+def load_attr(name: str, location: Any) -> Instr:
+    """A plain (not method-style) attribute load of ``name``."""
+    return Instr("LOAD_ATTR", name if PY == (3, 11) else (False, name), location=location)
 
 
 def call_pops(instr: Any) -> int | None:

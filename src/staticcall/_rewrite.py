@@ -3,13 +3,15 @@
 A site is rewritten into (version order of NULL and callable aside)::
 
     PUSH_NULL; LOAD_CONST T            # was: the key's load, or static_call(K)
+                                       # (or LOAD_CONST holder; LOAD_ATTR target)
     <arguments, untouched>
     JUMP_FORWARD call                  # the shape switch: operand 0 falls into "drop"
     drop: <pop the arguments and callable>; LOAD_CONST V; JUMP_FORWARD done
     call: <the original call instruction(s)>
     done:
 
-``T`` and ``V`` are constants owned by the site alone. With the switch jumping over
+``T`` and ``V`` are constants owned by the site alone (where ``_opcodes`` says a
+target is read from a holder, ``T`` is the site's ``_patch.Holder``). With the switch jumping over
 ``drop`` the site calls ``T`` (the target, or a raiser for a NULL ``static_call``);
 with operand 0 it makes no call at all and its value is ``V`` (``None`` for NULL,
 ``0`` for RET0). Updates rewrite the two constants and the one operand byte in place
@@ -30,6 +32,7 @@ from typing import Any, Callable
 from bytecode import Bytecode, Instr, Label, SetLineno, TryBegin, TryEnd
 
 from . import _opcodes as op
+from ._patch import Holder
 
 SCRATCH = "__static_call_scratch__"
 #: Stack slots a rewritten code object may need beyond the original's (see rewrite()).
@@ -59,7 +62,7 @@ class FoundSite:
     filename: str
     tail: bool = False
     reason: str | None = None  # why it stays on the runtime path
-    slots: tuple[Slot, Slot | None] | None = None     # T and V (no V for "skip")
+    slots: tuple[Slot | Holder, Slot | None] | None = None  # T and V (no V for "skip")
     code: types.CodeType | None = None         # the final code object
     indices: tuple[int, int | None] | None = None  # of T and V in its co_consts
     # filled by the rewriter: instruction positions
@@ -497,6 +500,13 @@ def _land(insert: dict[int, list[Any]], index: int, label: Label, location: Any)
     insert.setdefault(index, [])[:0] = landing
 
 
+def _load_target(t: Slot | Holder, location: Any) -> list[Instr]:
+    """The instructions that push a site's current target."""
+    if isinstance(t, Holder):
+        return [Instr("LOAD_CONST", t, location=location), op.load_attr("target", location)]
+    return [Instr("LOAD_CONST", t, location=location)]
+
+
 def rewrite(code: types.CodeType, globals_: dict[str, Any], resolve: Resolver,
             nested: Callable[[types.CodeType], types.CodeType]) -> Rewritten:
     """Rewrite ``code``'s own sites; ``nested`` rewrites code objects it contains."""
@@ -531,12 +541,13 @@ def rewrite(code: types.CodeType, globals_: dict[str, Any], resolve: Resolver,
         g0, g1 = s.group
         first = items[g0]
         loc = first.location
-        t, v = Slot("T"), Slot("V")
+        t: Slot | Holder = Holder() if op.TARGET_IN_HOLDER else Slot("T")
+        v = Slot("V")
         s.slots = (t, v)
         new: list[Any] = []
         for is_null in s.null_flags:
-            new.append(Instr("PUSH_NULL", location=loc) if is_null
-                       else Instr("LOAD_CONST", t, location=loc))
+            new.extend([Instr("PUSH_NULL", location=loc)] if is_null
+                       else _load_target(t, loc))
         # keep a line event for each further line the replaced loads stood on
         last_line = loc.lineno if loc is not None else None
         for item in items[g0:g1]:
@@ -584,8 +595,8 @@ def rewrite(code: types.CodeType, globals_: dict[str, Any], resolve: Resolver,
             if _late_bound(items, s, start):
                 # replace the callable loaded before the arguments by T as it is now
                 above = s.call_pops - op.CALLABLE_INDEX - 1 - (call.name == "CALL_KW")
-                block += [Instr("LOAD_CONST", t, location=cloc),
-                          Instr("SWAP", above + 2, location=cloc),
+                block += _load_target(t, cloc)
+                block += [Instr("SWAP", above + 2, location=cloc),
                           Instr("POP_TOP", location=cloc)]
             insert.setdefault(start, []).extend(block)
             _land(insert, call_index + 1, done_label, cloc)

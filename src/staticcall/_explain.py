@@ -21,6 +21,8 @@ import sys
 import types
 from typing import Any, TextIO
 
+from ._patch import Holder
+
 _MARK = "<--"
 
 
@@ -229,6 +231,8 @@ def _after_marks(code: types.CodeType, records: list[Any],
             for ins in instrs:
                 if ins.opname == "LOAD_CONST" and ins.arg == index:
                     value = rec.consts[index] if rec.consts is not None else None
+                    if isinstance(value, Holder):
+                        value = value.target  # T read from the site's holder
                     marks.setdefault(ins.offset, []).append(
                         f"{tag} {role} = {_describe(value)}")
         for offset, text in _switch_states(rec, code):

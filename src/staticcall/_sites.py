@@ -223,29 +223,30 @@ class Patcher:
         # code objects written into: the table holds them weakly, and a collection
         # during the update must not free one that a write or a rollback still reaches
         self.codes: list[Any] = []
-        # code objects whose shape switches changed: optimizer traces follow a switch
-        # as it was when they were recorded
-        self.reshaped: list[Any] = []
+        # code objects whose constants or shape switches changed: optimizer traces may
+        # have baked the old ones in (a holder's slot is read afresh)
+        self.stale: list[Any] = []
 
-    def write(self, rec: SiteRecord, index: int, value: Any) -> None:
-        """Make ``rec``'s constant ``index`` (its T or its V) be ``value``."""
+    def write(self, rec: SiteRecord, index: int, value: Any) -> bool:
+        """Make ``rec``'s constant ``index`` (its T or its V) be ``value``; return
+        whether a constant of the code (which traces may have baked in) changed."""
         if rec.holder is not None and index == rec.indices[0]:  # type: ignore[index]
             old = rec.holder.target
-            if old is value:
-                return
-            self.keep.append(old)
-            rec.holder.target = value
-            self.undo.append(_HolderWrite(rec.holder, old))
-            return
+            if old is not value:
+                self.keep.append(old)
+                rec.holder.target = value
+                self.undo.append(_HolderWrite(rec.holder, old))
+            return False
         consts = rec.consts
         assert consts is not None
         old = consts[index]
         if old is value:
-            return
+            return False
         self.keep.append(old)
         cell, hashed = rec.cells[index], rec.cells[-1]
         _patch.set_const(consts, index, value, cell, hashed)
         self.undo.append(_ConstWrite(consts, index, old, cell, hashed))
+        return True
 
     def retarget(self, rec: SiteRecord, target: Any) -> None:
         """Make ``rec`` execute ``target``. For concurrent callers, the value a shape
@@ -258,21 +259,23 @@ class Patcher:
             return
         self.codes.append(code)
         call, value = rec.values_for(target)
+        stale = False
         if not call:
             # A frame that loaded T before an update and reaches the switch after it
             # calls T: make that the runtime path, which calls the key's current target.
-            self.write(rec, indices[0], rec.key._sc_cond_any if rec.cond else rec.key)
+            stale |= self.write(rec, indices[0], rec.key._sc_cond_any if rec.cond else rec.key)
         index = indices[0 if call else 1]
         if index is not None:  # a "skip" site has no V: its value is never used
-            self.write(rec, index, value)
+            stale |= self.write(rec, index, value)
         for cell, on, off in rec.switch_cells:
             operand = on if call else off
             old = cell.value
             if old != operand:
                 _patch.write_operand(cell, operand)
                 self.undo.append(_OperandWrite(cell, old))
-                if not self.reshaped or self.reshaped[-1] is not code:
-                    self.reshaped.append(code)
+                stale = True
+        if stale and (not self.stale or self.stale[-1] is not code):
+            self.stale.append(code)
 
     def rollback(self) -> None:
         for entry in reversed(self.undo):

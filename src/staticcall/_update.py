@@ -62,11 +62,11 @@ def _apply(changes: list[tuple[StaticCall[Any], Any]], sigs: dict[int, Any] | No
                                           f"{rec.function} could not be retargeted: {exc}") from exc
     except BaseException:
         patcher.rollback()
-        _patch.invalidate_traces(patcher.reshaped)
+        _patch.invalidate_traces(patcher.stale)
         raise
     for key, target in changes:
         patcher.keep.append(key._sc_set_runtime(target, (sigs or {}).get(id(key), UNSET)))
-    _patch.invalidate_traces(patcher.reshaped)
+    _patch.invalidate_traces(patcher.stale)
 
 
 @overload

@@ -18,12 +18,13 @@ import functools
 import gc
 import sys
 import tracemalloc
+import types
 import weakref
 from typing import Any, Callable
 
 import pytest
 
-from _lu_util import assert_live, build
+from _lu_util import JIT, assert_live, build
 from staticcall import (
     define_static_call_null,
     static_call_override,
@@ -117,7 +118,8 @@ def test_reenabling_a_bound_method_does_not_grow_memory() -> None:
             ns["hot"](1)
             static_call_update(key, None)
 
-    cycles(500)  # warm-up: caches fill once
+    warm_up = 5000 if JIT else 500
+    cycles(warm_up)  # caches (and under the JIT, traces) fill once
     gc.collect()
     tracemalloc.start()
     try:
@@ -127,9 +129,16 @@ def test_reenabling_a_bound_method_does_not_grow_memory() -> None:
         grown = tracemalloc.get_traced_memory()[0] - before
     finally:
         tracemalloc.stop()
-    # a retained bound method is about 50-70 bytes: 5,000 of them would be 250 KB+
-    assert grown < 32 * 1024, f"grew by {grown} bytes over 5,000 enable/disable cycles"
-    assert logger.seen == 2 * 5500  # hot() has two sites
+    assert logger.seen == 2 * (warm_up + 5000)  # hot() has two sites
+    # no bound method of the logger outlives its update (only the key's own references)
+    retained = [o for o in gc.get_objects()
+                if isinstance(o, types.MethodType) and o.__self__ is logger]
+    assert retained == []
+    # A retained bound method is 64 bytes: 5,000 of them would be 320 KB. Under the JIT
+    # every enable and disable makes the interpreter trace the function again, and its
+    # own trace memory comes back lazily (about 20 bytes a cycle measured on 3.15).
+    limit = 160 * 1024 if JIT else 32 * 1024
+    assert grown < limit, f"grew by {grown} bytes over 5,000 enable/disable cycles"
 
 
 def test_fresh_objects_per_enable_are_released() -> None:

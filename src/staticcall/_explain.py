@@ -17,10 +17,10 @@ from __future__ import annotations
 
 import dis
 import functools
-import sys
 import types
 from typing import Any, TextIO
 
+from . import _opcodes as op
 from ._patch import Holder
 
 _MARK = "<--"
@@ -108,7 +108,7 @@ def _short(text: str, width: int = 60) -> str:
 def _listing(code: types.CodeType, marks: dict[int, list[str]]) -> list[str]:
     """A dis-like listing of ``code`` alone; ``marks`` maps offsets to notes."""
     lines = []
-    new_style = sys.version_info >= (3, 13)
+    new_style = op.DIS_HAS_LABELS
     for ins in dis.get_instructions(code):
         if ins.opname == "CACHE":
             continue

@@ -1,4 +1,6 @@
-"""Every difference between CPython versions' bytecode that the rewriter relies on.
+"""The version table: every difference between CPython versions that staticcall relies
+on, read once at import. Nothing else in the package reads ``sys.version_info``; a new
+CPython version's differences go here (see DEVELOPERS.md).
 
 Call sites compile to (stack grows to the right; ``c`` is the callable):
 
@@ -21,6 +23,9 @@ from typing import Any
 from bytecode import Instr
 
 PY = sys.version_info[:2]
+
+#: The versions whose bytecode the rewriter knows.
+SUPPORTED = (3, 11) <= PY <= (3, 15)
 
 
 def _jit_enabled() -> bool:
@@ -45,6 +50,26 @@ TARGET_IN_HOLDER = PY >= (3, 15) or JIT
 
 #: Whether the NULL of a call goes below the callable (3.11, 3.12) or above it.
 NULL_BELOW = PY < (3, 13)
+#: ``CALL_FUNCTION_EX`` always takes a kwargs slot (NULL when there are none); before
+#: 3.14 only when its flag says so.
+CALL_EX_ALWAYS_HAS_KWARGS = PY >= (3, 14)
+#: 3.11's ``LOAD_FAST`` raises if the local is unbound (3.12+ compiles a separate
+#: ``LOAD_FAST_CHECK`` where that can happen), and there is no ``LOAD_FAST_AND_CLEAR``.
+LOAD_FAST_CHECKS_BINDING = PY == (3, 11)
+#: 3.12 reports a second line event when a Python call returns straight into a jump
+#: target on the same line: a site's landing label needs a NOP first.
+NOP_BEFORE_LANDING = PY == (3, 12)
+#: ``MAKE_FUNCTION`` takes its flags as operand (3.13+: ``SET_FUNCTION_ATTRIBUTE``).
+MAKE_FUNCTION_TAKES_FLAGS = PY < (3, 13)
+#: Functions have ``__type_params__`` (3.12+) and ``__annotate__`` (3.14+).
+HAS_TYPE_PARAMS = PY >= (3, 12)
+HAS_ANNOTATE = PY >= (3, 14)
+#: Assigning ``__code__`` clears a function's version for good (3.13+).
+CODE_ASSIGNMENT_CLEARS_VERSION = PY >= (3, 13)
+#: A tuple caches its hash in the word before its items (3.14+).
+TUPLE_HASH_CACHED = PY >= (3, 14)
+#: ``dis`` reports line numbers and labels the 3.13 way.
+DIS_HAS_LABELS = PY >= (3, 13)
 #: Position of the callable among the values a call instruction consumes.
 CALLABLE_INDEX = 1 if NULL_BELOW else 0
 
@@ -69,7 +94,7 @@ def attr_load(instr: Any) -> tuple[str, bool] | None:
     if instr.name == "LOAD_METHOD":
         return instr.arg, True
     if instr.name == "LOAD_ATTR":
-        if PY == (3, 11):
+        if isinstance(instr.arg, str):  # 3.11: no method-style LOAD_ATTR
             return instr.arg, False
         method, name = instr.arg
         return name, bool(method)
@@ -78,7 +103,8 @@ def attr_load(instr: Any) -> tuple[str, bool] | None:
 
 def load_attr(name: str, location: Any) -> Instr:
     """A plain (not method-style) attribute load of ``name``."""
-    return Instr("LOAD_ATTR", name if PY == (3, 11) else (False, name), location=location)
+    return Instr("LOAD_ATTR", name if LOAD_FAST_CHECKS_BINDING else (False, name),
+                 location=location)
 
 
 def call_pops(instr: Any) -> int | None:
@@ -95,7 +121,7 @@ def call_pops(instr: Any) -> int | None:
     if name == "CALL_KW":
         return arg + 3
     if name == "CALL_FUNCTION_EX":
-        if PY >= (3, 14):
+        if CALL_EX_ALWAYS_HAS_KWARGS:
             return 4
         return 4 if arg & 1 else 3
     return None

@@ -33,7 +33,7 @@ from . import _opcodes as op
 _PTR = ctypes.sizeof(ctypes.c_void_p)
 _ITEMS = tuple.__basicsize__  # offset of ob_item[0] in a tuple object
 # CPython 3.14 caches a tuple's hash just before its items.
-_HASH = _ITEMS - _PTR if sys.version_info >= (3, 14) else None
+_HASH = _ITEMS - _PTR if op.TUPLE_HASH_CACHED else None
 
 _incref = ctypes.pythonapi.Py_IncRef
 _incref.argtypes = [ctypes.py_object]
@@ -78,8 +78,8 @@ def unsupported_reason() -> str | None:
         return "STATICCALL_MODE=trampoline is set"
     if sys.implementation.name != "cpython":
         return f"{sys.implementation.name} is not CPython"
-    if not (3, 11) <= sys.version_info[:2] <= (3, 15):
-        return f"CPython {sys.version_info[0]}.{sys.version_info[1]} bytecode is not known"
+    if not op.SUPPORTED:
+        return "CPython {}.{} bytecode is not known".format(*op.PY)
     if _free_threaded():
         return "free-threaded builds are not supported"
     if not _layout_ok():

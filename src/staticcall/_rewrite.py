@@ -387,7 +387,7 @@ def _drop_block(call: Instr, kw_null: bool, spare: str, location: Any) -> list[A
 
     # values from the callable slot up, bottom first: True where it may be NULL
     if call.name == "CALL_FUNCTION_EX":
-        has_kwargs = op.PY >= (3, 14) or bool(call.arg & 1)
+        has_kwargs = op.CALL_EX_ALWAYS_HAS_KWARGS or bool(call.arg & 1)
         if has_kwargs:
             emit("SWAP", 2)  # the *iterable on top, kwargs under it
         # unpack *iterable as the call would have: its side effects are arguments
@@ -404,7 +404,7 @@ def _drop_block(call: Instr, kw_null: bool, spare: str, location: Any) -> list[A
         elif spare == SCRATCH:
             emit("STORE_FAST", SCRATCH)
         else:
-            emit("LOAD_FAST" if op.PY == (3, 11) else "LOAD_FAST_AND_CLEAR", spare)
+            emit("LOAD_FAST" if op.LOAD_FAST_CHECKS_BINDING else "LOAD_FAST_AND_CLEAR", spare)
             emit("SWAP", 2)
             emit("STORE_FAST", spare)
             emit("STORE_FAST", spare)
@@ -416,7 +416,7 @@ def _drop_block(call: Instr, kw_null: bool, spare: str, location: Any) -> list[A
 _PURE = frozenset({
     "LOAD_CONST", "LOAD_SMALL_INT", "LOAD_FAST_BORROW", "LOAD_FAST_LOAD_FAST",
     "LOAD_FAST_BORROW_LOAD_FAST_BORROW", "NOP",
-} | ({"LOAD_FAST"} if op.PY >= (3, 12) else set()))  # 3.11's LOAD_FAST checks binding
+} | (set() if op.LOAD_FAST_CHECKS_BINDING else {"LOAD_FAST"}))
 
 
 def _pure_args(items: list[Any], s: FoundSite, start: int, params: set[str],
@@ -495,7 +495,7 @@ def _land(insert: dict[int, list[Any]], index: int, label: Label, location: Any)
     a jump target of the same line, where the original had no target: a NOP with the
     call's location goes first there."""
     landing: list[Any] = [label]
-    if op.PY == (3, 12):
+    if op.NOP_BEFORE_LANDING:
         landing.insert(0, Instr("NOP", location=location))
     insert.setdefault(index, [])[:0] = landing
 
@@ -531,7 +531,7 @@ def rewrite(code: types.CodeType, globals_: dict[str, Any], resolve: Resolver,
                                   + bool(code.co_flags & 0x04) + bool(code.co_flags & 0x08)])
     deleted = {x.arg for x in items if isinstance(x, Instr) and x.name == "DELETE_FAST"}
     # a local whose value a drop block may park on the stack, else a new one
-    if op.PY == (3, 11):
+    if op.LOAD_FAST_CHECKS_BINDING:
         spare = next((p for p in code.co_varnames if p in params and p not in deleted), SCRATCH)
     else:
         spare = code.co_varnames[0] if code.co_varnames else SCRATCH
@@ -585,7 +585,7 @@ def rewrite(code: types.CodeType, globals_: dict[str, Any], resolve: Resolver,
             assert start is not None
             cloc = call.location
             call_label, done_label = Label(), Label()
-            kw_null = (op.PY >= (3, 14) and call.name == "CALL_FUNCTION_EX"
+            kw_null = (op.CALL_EX_ALWAYS_HAS_KWARGS and call.name == "CALL_FUNCTION_EX"
                        and isinstance(items[call_index - 1], Instr)
                        and items[call_index - 1].name == "PUSH_NULL")
             block: list[Any] = [Instr("JUMP_FORWARD", call_label, location=cloc)]

@@ -29,6 +29,7 @@ from staticcall import (
     static_call_update,
     static_call_update_many,
 )
+from staticcall._opcodes import TARGET_IN_HOLDER
 
 DEBUG = hasattr(sys, "gettotalrefcount")
 needs_debug = pytest.mark.skipif(not DEBUG, reason="needs a debug build (sys.gettotalrefcount)")
@@ -334,7 +335,7 @@ def test_equal_code_from_two_decorations_is_tracked_separately() -> None:
     src = "@static_calls\ndef f(x):\n    return static_call(K)(x)\n"
     first = build(src, K=key)
     second = build(src, K=key)
-    if LIVE:
+    if LIVE and not TARGET_IN_HOLDER:  # (elsewhere each site's holder is its own constant)
         assert first["f"].__code__ == second["f"].__code__   # the premise of the test
     first.clear()
     gc.collect()

@@ -43,6 +43,8 @@ import types
 from dataclasses import dataclass
 from typing import Any, Callable, TextIO
 
+from . import _opcodes as op
+
 UNROLL = 10
 ENV_NAME = "_bench_env"
 
@@ -596,11 +598,12 @@ def jit_state() -> dict[str, Any]:
     """Whether this interpreter has a JIT and whether it is on."""
     env = os.environ.get("PYTHON_JIT")
     jit = getattr(sys, "_jit", None)
+    enabled: bool | None
     if jit is not None:
         available = bool(jit.is_available())
         enabled = bool(jit.is_enabled())
         detail = "on" if enabled else ("available, off" if available else "not built in")
-    elif sys.implementation.name == "cpython" and sys.version_info >= (3, 13):
+    elif sys.implementation.name == "cpython" and op.CODE_ASSIGNMENT_CLEARS_VERSION:
         built = "--enable-experimental-jit" in (sysconfig.get_config_var("CONFIG_ARGS") or "")
         available = built
         enabled = None if built else False

@@ -15,6 +15,7 @@ from ._errors import StaticCallError, StaticCallWarning
 from ._exports import StaticCallHandle
 from ._factory import make_function
 from ._keys import UPDATE_LOCK, StaticCall
+from ._patch import Holder
 from ._rewrite import FoundSite, find_sites, locate, read, rewrite
 from ._sites import Patcher, SiteRecord, register
 
@@ -94,7 +95,11 @@ class _Work:
             if site.indices is not None:
                 # The key itself is a correct (runtime-path) target until the site's
                 # table entry sets the real values, and stays there while no call is made.
-                consts[site.indices[0]] = _unbound_key(site)
+                t = consts[site.indices[0]]
+                if isinstance(t, Holder):
+                    t.target = _unbound_key(site)
+                else:
+                    consts[site.indices[0]] = _unbound_key(site)
                 if site.indices[1] is not None:
                     consts[site.indices[1]] = None
         new = new.replace(co_consts=tuple(consts))
@@ -140,9 +145,6 @@ def _records(work: _Work, strict: bool) -> list[SiteRecord]:
             if rec.code is not None:
                 patcher.retarget(rec, key._sc_target)
             records.append(rec)
-            for old in patcher.keep:
-                key._sc_retired.setdefault(id(old), old)
-            patcher.keep.clear()
     return records
 
 

@@ -17,9 +17,11 @@ from __future__ import annotations
 
 import dis
 import functools
-import sys
 import types
 from typing import Any, TextIO
+
+from . import _opcodes as op
+from ._patch import Holder
 
 _MARK = "<--"
 
@@ -106,7 +108,7 @@ def _short(text: str, width: int = 60) -> str:
 def _listing(code: types.CodeType, marks: dict[int, list[str]]) -> list[str]:
     """A dis-like listing of ``code`` alone; ``marks`` maps offsets to notes."""
     lines = []
-    new_style = sys.version_info >= (3, 13)
+    new_style = op.DIS_HAS_LABELS
     for ins in dis.get_instructions(code):
         if ins.opname == "CACHE":
             continue
@@ -229,6 +231,8 @@ def _after_marks(code: types.CodeType, records: list[Any],
             for ins in instrs:
                 if ins.opname == "LOAD_CONST" and ins.arg == index:
                     value = rec.consts[index] if rec.consts is not None else None
+                    if isinstance(value, Holder):
+                        value = value.target  # T read from the site's holder
                     marks.setdefault(ins.offset, []).append(
                         f"{tag} {role} = {_describe(value)}")
         for offset, text in _switch_states(rec, code):

@@ -10,11 +10,12 @@ constants are swapped -- with the original's globals.
 from __future__ import annotations
 
 import functools
-import sys
 import types
 from typing import Any
 
 from bytecode import Bytecode, Instr
+
+from . import _opcodes as op
 
 _DEFAULTS, _KWDEFAULTS, _CLOSURE = 0x01, 0x02, 0x08
 
@@ -28,7 +29,7 @@ def _template(flags: int) -> tuple[types.CodeType, dict[str, int]]:
     slots = {name: _Const() for name in ("code", "defaults", "kwdefaults", "closure")}
     operands = [("defaults", _DEFAULTS), ("kwdefaults", _KWDEFAULTS), ("closure", _CLOSURE)]
     ins: list[Any] = [Instr("RESUME", 0)]
-    if sys.version_info >= (3, 13):
+    if not op.MAKE_FUNCTION_TAKES_FLAGS:
         ins.append(Instr("LOAD_CONST", slots["code"]))
         ins.append(Instr("MAKE_FUNCTION"))
         for name, flag in reversed(operands):
@@ -69,16 +70,16 @@ def make_function(code: types.CodeType, like: types.FunctionType) -> types.Funct
     func.__module__ = like.__module__
     func.__doc__ = like.__doc__
     func.__dict__ = like.__dict__
-    if sys.version_info >= (3, 14):
+    if op.HAS_ANNOTATE:
         annotate = getattr(like, "__annotate__", None)
         if annotate is not None:
-            func.__annotate__ = annotate
+            func.__annotate__ = annotate  # type: ignore[attr-defined, unused-ignore]
         elif like.__dict__.get("__annotations__") is not None or _has_plain_annotations(like):
             func.__annotations__ = like.__annotations__
     else:
         func.__annotations__ = like.__annotations__
-    if sys.version_info >= (3, 12):
-        func.__type_params__ = like.__type_params__
+    if op.HAS_TYPE_PARAMS:
+        func.__type_params__ = like.__type_params__  # type: ignore[attr-defined, unused-ignore]
     return func
 
 

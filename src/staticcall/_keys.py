@@ -212,7 +212,6 @@ class StaticCall(_KeyBase[F]):
         _sc_call_any: Callable[..., Any]
         _sc_cond_any: Callable[..., Any]
         _sc_null: Callable[..., Any]
-        _sc_retired: dict[int, Any]
         _sc_sites: dict[int, Any]
 
     def __new__(cls, *args: Any, **kwargs: Any) -> StaticCall[F]:
@@ -249,7 +248,6 @@ class StaticCall(_KeyBase[F]):
         d["_sc_params"] = _simple_parameters(d["_sc_prototype"])
         d["_sc_null"] = null
         d["_sc_target"] = None
-        d["_sc_retired"] = {}
         d["_sc_sites"] = {}
         # Two pairs of trampolines: with the prototype's own parameters (fast, passes
         # arguments by position) and with *args, **kwargs (passes them as written).
@@ -302,11 +300,10 @@ class StaticCall(_KeyBase[F]):
             return _return_none if cond else self._sc_null
         return target
 
-    def _sc_set_runtime(self, target: Any, sig: Any = UNSET) -> None:
-        """Point the runtime path (key call, trampolines) at ``target``."""
+    def _sc_set_runtime(self, target: Any, sig: Any = UNSET) -> Any:
+        """Point the runtime path (key call, trampolines) at ``target``; return the
+        previous target, for the caller to release once its update is complete."""
         old = self._sc_target
-        if old is not None:
-            self._sc_retired[id(old)] = old
         self.__dict__["_sc_target"] = target
         call = self._sc_effective(False)
         cond = self._sc_effective(True)
@@ -318,6 +315,7 @@ class StaticCall(_KeyBase[F]):
         _CALL_TABLE[self] = self._sc_call_tramp if exact else self._sc_call_any
         _COND_TABLE[self] = self._sc_cond_tramp if exact else self._sc_cond_any
         functools.partial.__setstate__(self, (call, (), None, self.__dict__))  # type: ignore[attr-defined, unused-ignore]
+        return old
 
 
 def _make_null_raiser(name: str, where: str | None = None) -> Callable[..., Any]:

@@ -1,4 +1,6 @@
-"""Every difference between CPython versions' bytecode that the rewriter relies on.
+"""The version table: every difference between CPython versions that staticcall relies
+on, read once at import. Nothing else in the package reads ``sys.version_info``; a new
+CPython version's differences go here (see DEVELOPERS.md).
 
 Call sites compile to (stack grows to the right; ``c`` is the callable):
 
@@ -14,16 +16,60 @@ later) pushes ``NULL, value`` or ``value, NULL`` for a non-method attribute.
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Any
 
 from bytecode import Instr
 
 PY = sys.version_info[:2]
-KNOWN = (3, 11) <= PY <= (3, 15)
+
+#: The versions whose bytecode the rewriter knows.
+SUPPORTED = (3, 11) <= PY <= (3, 15)
+
+
+def _jit_enabled() -> bool:
+    jit = getattr(sys, "_jit", None)
+    if jit is not None:
+        return bool(jit.is_enabled())
+    # 3.13 has no sys._jit; its optimizer runs only when asked for.
+    return PY == (3, 13) and bool(os.environ.get("PYTHON_JIT") not in (None, "", "0")
+                                  or os.environ.get("PYTHON_UOPS"))
+
+
+#: Whether an optimizer builds traces that bake constants in (3.13 with its optimizer
+#: asked for, 3.14+ with ``PYTHON_JIT=1``).
+JIT = hasattr(sys, "_clear_internal_caches") and _jit_enabled()
+
+#: Where a rewritten site reads its target (see ``_patch``). ``LOAD_CONST`` pushes a
+#: borrowed reference on 3.15 (an update could free a target a frame still holds) and
+#: optimizer traces bake constants in (every update would have to drop them), so there
+#: a site reads a slot of its own holder object instead (``LOAD_CONST holder;
+#: LOAD_ATTR target``), which pushes a new reference and is read afresh by traces.
+TARGET_IN_HOLDER = PY >= (3, 15) or JIT
 
 #: Whether the NULL of a call goes below the callable (3.11, 3.12) or above it.
 NULL_BELOW = PY < (3, 13)
+#: ``CALL_FUNCTION_EX`` always takes a kwargs slot (NULL when there are none); before
+#: 3.14 only when its flag says so.
+CALL_EX_ALWAYS_HAS_KWARGS = PY >= (3, 14)
+#: 3.11's ``LOAD_FAST`` raises if the local is unbound (3.12+ compiles a separate
+#: ``LOAD_FAST_CHECK`` where that can happen), and there is no ``LOAD_FAST_AND_CLEAR``.
+LOAD_FAST_CHECKS_BINDING = PY == (3, 11)
+#: 3.12 reports a second line event when a Python call returns straight into a jump
+#: target on the same line: a site's landing label needs a NOP first.
+NOP_BEFORE_LANDING = PY == (3, 12)
+#: ``MAKE_FUNCTION`` takes its flags as operand (3.13+: ``SET_FUNCTION_ATTRIBUTE``).
+MAKE_FUNCTION_TAKES_FLAGS = PY < (3, 13)
+#: Functions have ``__type_params__`` (3.12+) and ``__annotate__`` (3.14+).
+HAS_TYPE_PARAMS = PY >= (3, 12)
+HAS_ANNOTATE = PY >= (3, 14)
+#: Assigning ``__code__`` clears a function's version for good (3.13+).
+CODE_ASSIGNMENT_CLEARS_VERSION = PY >= (3, 13)
+#: A tuple caches its hash in the word before its items (3.14+).
+TUPLE_HASH_CACHED = PY >= (3, 14)
+#: ``dis`` reports line numbers and labels the 3.13 way.
+DIS_HAS_LABELS = PY >= (3, 13)
 #: Position of the callable among the values a call instruction consumes.
 CALLABLE_INDEX = 1 if NULL_BELOW else 0
 
@@ -48,11 +94,17 @@ def attr_load(instr: Any) -> tuple[str, bool] | None:
     if instr.name == "LOAD_METHOD":
         return instr.arg, True
     if instr.name == "LOAD_ATTR":
-        if PY == (3, 11):
+        if isinstance(instr.arg, str):  # 3.11: no method-style LOAD_ATTR
             return instr.arg, False
         method, name = instr.arg
         return name, bool(method)
     return None
+
+
+def load_attr(name: str, location: Any) -> Instr:
+    """A plain (not method-style) attribute load of ``name``."""
+    return Instr("LOAD_ATTR", name if LOAD_FAST_CHECKS_BINDING else (False, name),
+                 location=location)
 
 
 def call_pops(instr: Any) -> int | None:
@@ -69,7 +121,7 @@ def call_pops(instr: Any) -> int | None:
     if name == "CALL_KW":
         return arg + 3
     if name == "CALL_FUNCTION_EX":
-        if PY >= (3, 14):
+        if CALL_EX_ALWAYS_HAS_KWARGS:
             return 4
         return 4 if arg & 1 else 3
     return None

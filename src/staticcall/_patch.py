@@ -1,17 +1,21 @@
-"""Live patching: change a code object's constants and one jump's operand in place.
+"""Live patching: change a site's target and one jump's operand in place.
 
-A rewritten site loads its target with ``LOAD_CONST``, which reads the code object's
-``co_consts`` tuple on every execution. Replacing the tuple item in place therefore
-retargets every frame of that code at once, running or suspended -- the Python
-equivalent of the kernel patching a call instruction in its text. A site's shape
-(call, or no call at all) is chosen by the operand of one ``JUMP_FORWARD`` that it
-owns, patched in the code's live instruction array (``co_code_adaptive``, which starts
-``CodeType.__basicsize__`` bytes into the object). Only the operand byte is written:
-CPython's instrumentation and specialisation rewrite opcode bytes, never this one.
+A rewritten site loads its target on every execution, either as ``LOAD_CONST T`` (the
+item of the code object's ``co_consts`` tuple is replaced in place) or, where
+``_opcodes.TARGET_IN_HOLDER`` says so, as ``LOAD_CONST holder; LOAD_ATTR target`` (a
+slot of the site's own :class:`Holder` is assigned). Either way every frame of that
+code follows at once, running or suspended -- the Python equivalent of the kernel
+patching a call instruction in its text. A site's shape (call, or no call at all) is
+chosen by the operand of one ``JUMP_FORWARD`` that it owns, patched in the code's live
+instruction array (``co_code_adaptive``, which starts ``CodeType.__basicsize__`` bytes
+into the object). Only the operand byte is written: CPython's instrumentation and
+specialisation rewrite opcode bytes, never this one.
 
-Old values are never freed here: CPython 3.14+ may push constants as borrowed
-references, and an optimizer trace may have baked them in, so callers keep every value
-they replace alive (the key's ``_sc_retired``) and call :func:`invalidate_traces`.
+Both loads push a new reference (3.11-3.14's ``LOAD_CONST``, ``LOAD_ATTR`` everywhere),
+so a replaced target lives exactly as long as a frame still uses it: callers release
+what they replace once the whole update is done. Optimizer traces read a holder's slot
+afresh; only a changed switch (which traces follow as recorded) makes
+:func:`invalidate_traces` necessary.
 """
 
 from __future__ import annotations
@@ -24,10 +28,12 @@ import sysconfig
 import types
 from typing import Any, Iterable
 
+from . import _opcodes as op
+
 _PTR = ctypes.sizeof(ctypes.c_void_p)
 _ITEMS = tuple.__basicsize__  # offset of ob_item[0] in a tuple object
 # CPython 3.14 caches a tuple's hash just before its items.
-_HASH = _ITEMS - _PTR if sys.version_info >= (3, 14) else None
+_HASH = _ITEMS - _PTR if op.TUPLE_HASH_CACHED else None
 
 _incref = ctypes.pythonapi.Py_IncRef
 _incref.argtypes = [ctypes.py_object]
@@ -72,8 +78,8 @@ def unsupported_reason() -> str | None:
         return "STATICCALL_MODE=trampoline is set"
     if sys.implementation.name != "cpython":
         return f"{sys.implementation.name} is not CPython"
-    if not (3, 11) <= sys.version_info[:2] <= (3, 15):
-        return f"CPython {sys.version_info[0]}.{sys.version_info[1]} bytecode is not known"
+    if not op.SUPPORTED:
+        return "CPython {}.{} bytecode is not known".format(*op.PY)
     if _free_threaded():
         return "free-threaded builds are not supported"
     if not _layout_ok():
@@ -154,28 +160,29 @@ def operand_cell(address: int) -> Any:
     return ctypes.c_uint8.from_address(address)
 
 
-def set_operand(address: int, value: int) -> int:
-    """Write one operand byte (atomic with respect to other threads under the GIL);
-    return the previous value. The caller keeps the code object alive."""
-    cell = ctypes.c_uint8.from_address(address)
-    old = int(cell.value)
+def write_operand(cell: Any, value: int) -> None:
+    """Write one operand byte through its :func:`operand_cell` (atomic with respect to
+    other threads under the GIL). The caller keeps the code object alive."""
     cell.value = value
-    return old
+
+
+class Holder:
+    """Where a site reads its target when ``_opcodes.TARGET_IN_HOLDER``: one per site,
+    a constant of the site's code that is never replaced."""
+
+    __slots__ = ("target",)
+
+    def __init__(self) -> None:
+        self.target: Any = None
+
+    def __repr__(self) -> str:
+        return f"<target holder -> {self.target!r}>"
 
 
 _clear_caches = getattr(sys, "_clear_internal_caches", None)
 
 
-def _jit_active() -> bool:
-    jit = getattr(sys, "_jit", None)
-    if jit is not None:
-        return bool(jit.is_enabled())
-    # 3.13 has no sys._jit; its optimizer runs only when asked for.
-    return bool(os.environ.get("PYTHON_JIT") not in (None, "", "0")
-                or os.environ.get("PYTHON_UOPS"))
-
-
-JIT_ACTIVE = _clear_caches is not None and _jit_active()
+JIT_ACTIVE = op.JIT
 
 
 #: sys.monitoring tool ids staticcall may take (3 and 4 are the ones CPython leaves
@@ -204,8 +211,8 @@ def _monitoring_tool() -> int | None:
 
 
 def invalidate_traces(codes: Iterable[types.CodeType] = ()) -> None:
-    """Drop the optimizer traces that run any of ``codes``: they may have baked in the
-    constants just changed.
+    """Drop the optimizer traces that run any of ``codes``: they follow the shape
+    switches just changed as they were recorded.
 
     ``sys._clear_internal_caches()`` would drop every trace, but it frees them even while
     another thread is paused inside one (CPython 3.15 crashes on that). Changing a code

@@ -3,13 +3,15 @@
 A site is rewritten into (version order of NULL and callable aside)::
 
     PUSH_NULL; LOAD_CONST T            # was: the key's load, or static_call(K)
+                                       # (or LOAD_CONST holder; LOAD_ATTR target)
     <arguments, untouched>
     JUMP_FORWARD call                  # the shape switch: operand 0 falls into "drop"
     drop: <pop the arguments and callable>; LOAD_CONST V; JUMP_FORWARD done
     call: <the original call instruction(s)>
     done:
 
-``T`` and ``V`` are constants owned by the site alone. With the switch jumping over
+``T`` and ``V`` are constants owned by the site alone (where ``_opcodes`` says a
+target is read from a holder, ``T`` is the site's ``_patch.Holder``). With the switch jumping over
 ``drop`` the site calls ``T`` (the target, or a raiser for a NULL ``static_call``);
 with operand 0 it makes no call at all and its value is ``V`` (``None`` for NULL,
 ``0`` for RET0). Updates rewrite the two constants and the one operand byte in place
@@ -30,6 +32,7 @@ from typing import Any, Callable
 from bytecode import Bytecode, Instr, Label, SetLineno, TryBegin, TryEnd
 
 from . import _opcodes as op
+from ._patch import Holder
 
 SCRATCH = "__static_call_scratch__"
 #: Stack slots a rewritten code object may need beyond the original's (see rewrite()).
@@ -59,7 +62,7 @@ class FoundSite:
     filename: str
     tail: bool = False
     reason: str | None = None  # why it stays on the runtime path
-    slots: tuple[Slot, Slot | None] | None = None     # T and V (no V for "skip")
+    slots: tuple[Slot | Holder, Slot | None] | None = None  # T and V (no V for "skip")
     code: types.CodeType | None = None         # the final code object
     indices: tuple[int, int | None] | None = None  # of T and V in its co_consts
     # filled by the rewriter: instruction positions
@@ -384,7 +387,7 @@ def _drop_block(call: Instr, kw_null: bool, spare: str, location: Any) -> list[A
 
     # values from the callable slot up, bottom first: True where it may be NULL
     if call.name == "CALL_FUNCTION_EX":
-        has_kwargs = op.PY >= (3, 14) or bool(call.arg & 1)
+        has_kwargs = op.CALL_EX_ALWAYS_HAS_KWARGS or bool(call.arg & 1)
         if has_kwargs:
             emit("SWAP", 2)  # the *iterable on top, kwargs under it
         # unpack *iterable as the call would have: its side effects are arguments
@@ -401,7 +404,7 @@ def _drop_block(call: Instr, kw_null: bool, spare: str, location: Any) -> list[A
         elif spare == SCRATCH:
             emit("STORE_FAST", SCRATCH)
         else:
-            emit("LOAD_FAST" if op.PY == (3, 11) else "LOAD_FAST_AND_CLEAR", spare)
+            emit("LOAD_FAST" if op.LOAD_FAST_CHECKS_BINDING else "LOAD_FAST_AND_CLEAR", spare)
             emit("SWAP", 2)
             emit("STORE_FAST", spare)
             emit("STORE_FAST", spare)
@@ -413,7 +416,7 @@ def _drop_block(call: Instr, kw_null: bool, spare: str, location: Any) -> list[A
 _PURE = frozenset({
     "LOAD_CONST", "LOAD_SMALL_INT", "LOAD_FAST_BORROW", "LOAD_FAST_LOAD_FAST",
     "LOAD_FAST_BORROW_LOAD_FAST_BORROW", "NOP",
-} | ({"LOAD_FAST"} if op.PY >= (3, 12) else set()))  # 3.11's LOAD_FAST checks binding
+} | (set() if op.LOAD_FAST_CHECKS_BINDING else {"LOAD_FAST"}))
 
 
 def _pure_args(items: list[Any], s: FoundSite, start: int, params: set[str],
@@ -492,9 +495,16 @@ def _land(insert: dict[int, list[Any]], index: int, label: Label, location: Any)
     a jump target of the same line, where the original had no target: a NOP with the
     call's location goes first there."""
     landing: list[Any] = [label]
-    if op.PY == (3, 12):
+    if op.NOP_BEFORE_LANDING:
         landing.insert(0, Instr("NOP", location=location))
     insert.setdefault(index, [])[:0] = landing
+
+
+def _load_target(t: Slot | Holder, location: Any) -> list[Instr]:
+    """The instructions that push a site's current target."""
+    if isinstance(t, Holder):
+        return [Instr("LOAD_CONST", t, location=location), op.load_attr("target", location)]
+    return [Instr("LOAD_CONST", t, location=location)]
 
 
 def rewrite(code: types.CodeType, globals_: dict[str, Any], resolve: Resolver,
@@ -521,7 +531,7 @@ def rewrite(code: types.CodeType, globals_: dict[str, Any], resolve: Resolver,
                                   + bool(code.co_flags & 0x04) + bool(code.co_flags & 0x08)])
     deleted = {x.arg for x in items if isinstance(x, Instr) and x.name == "DELETE_FAST"}
     # a local whose value a drop block may park on the stack, else a new one
-    if op.PY == (3, 11):
+    if op.LOAD_FAST_CHECKS_BINDING:
         spare = next((p for p in code.co_varnames if p in params and p not in deleted), SCRATCH)
     else:
         spare = code.co_varnames[0] if code.co_varnames else SCRATCH
@@ -531,12 +541,13 @@ def rewrite(code: types.CodeType, globals_: dict[str, Any], resolve: Resolver,
         g0, g1 = s.group
         first = items[g0]
         loc = first.location
-        t, v = Slot("T"), Slot("V")
+        t: Slot | Holder = Holder() if op.TARGET_IN_HOLDER else Slot("T")
+        v = Slot("V")
         s.slots = (t, v)
         new: list[Any] = []
         for is_null in s.null_flags:
-            new.append(Instr("PUSH_NULL", location=loc) if is_null
-                       else Instr("LOAD_CONST", t, location=loc))
+            new.extend([Instr("PUSH_NULL", location=loc)] if is_null
+                       else _load_target(t, loc))
         # keep a line event for each further line the replaced loads stood on
         last_line = loc.lineno if loc is not None else None
         for item in items[g0:g1]:
@@ -574,7 +585,7 @@ def rewrite(code: types.CodeType, globals_: dict[str, Any], resolve: Resolver,
             assert start is not None
             cloc = call.location
             call_label, done_label = Label(), Label()
-            kw_null = (op.PY >= (3, 14) and call.name == "CALL_FUNCTION_EX"
+            kw_null = (op.CALL_EX_ALWAYS_HAS_KWARGS and call.name == "CALL_FUNCTION_EX"
                        and isinstance(items[call_index - 1], Instr)
                        and items[call_index - 1].name == "PUSH_NULL")
             block: list[Any] = [Instr("JUMP_FORWARD", call_label, location=cloc)]
@@ -584,8 +595,8 @@ def rewrite(code: types.CodeType, globals_: dict[str, Any], resolve: Resolver,
             if _late_bound(items, s, start):
                 # replace the callable loaded before the arguments by T as it is now
                 above = s.call_pops - op.CALLABLE_INDEX - 1 - (call.name == "CALL_KW")
-                block += [Instr("LOAD_CONST", t, location=cloc),
-                          Instr("SWAP", above + 2, location=cloc),
+                block += _load_target(t, cloc)
+                block += [Instr("SWAP", above + 2, location=cloc),
                           Instr("POP_TOP", location=cloc)]
             insert.setdefault(start, []).extend(block)
             _land(insert, call_index + 1, done_label, cloc)

@@ -2,16 +2,16 @@
 
 Each key keeps its own sites (``key._sc_sites``), so retargeting costs time in the
 number of sites of *that* key only. A record holds the rewritten code's constants
-tuple and the indices of the site's three constants; it never holds the function,
-so the table keeps no function alive: a weak reference removes the function's records
-when it is collected.
+tuple, the indices of the site's constants (or its target holder) and its shape
+switches; it never holds the function, so the table keeps no function alive: a weak
+reference removes the function's records when it is collected.
 """
 
 from __future__ import annotations
 
 import weakref
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, NamedTuple
 
 from . import _patch
 from ._keys import _make_null_raiser, static_call_return0
@@ -43,7 +43,7 @@ class SiteRecord:
 
     __slots__ = ("key", "function", "filename", "lineno", "cond", "tail", "reason",
                  "code_ref", "consts", "indices", "switches", "null_raiser",
-                 "cells", "switch_cells", "__weakref__")
+                 "cells", "switch_cells", "holder", "__weakref__")
 
     def __init__(self, key: StaticCall[Any], function: str, filename: str, lineno: int,
                  cond: bool, tail: bool, reason: str | None, code: Any = None,
@@ -70,8 +70,14 @@ class SiteRecord:
         self.switch_cells = [(_patch.operand_cell(address), on, off)
                              for address, on, off in self.switches]
         self.cells: dict[int, Any] = {}
+        # where T is read from a holder, the holder (a constant that is never replaced)
+        self.holder: _patch.Holder | None = None
         if self.consts is not None and indices is not None:
-            self.cells = {i: _patch.const_cell(self.consts, i) for i in indices if i is not None}
+            t = self.consts[indices[0]]
+            if isinstance(t, _patch.Holder):
+                self.holder = t
+            self.cells = {i: _patch.const_cell(self.consts, i) for i in indices
+                          if i is not None and (self.holder is None or i != indices[0])}
             self.cells[-1] = _patch.hash_cell(self.consts)
         self.null_raiser = _make_null_raiser(key.name, f"{filename}:{lineno}")
 
@@ -102,7 +108,7 @@ class SiteRecord:
             return True, self.null_raiser
         if target is static_call_return0:
             return False, 0
-        return True, _patch.as_constant(target)
+        return True, target if self.holder is not None else _patch.as_constant(target)
 
 
 def state_for(target: Any) -> str:
@@ -177,29 +183,73 @@ def static_call_sites(key: Any = None) -> list[Site]:
 # Patching, all-or-nothing.
 # --------------------------------------------------------------------------------------
 
+class _ConstWrite(NamedTuple):
+    consts: tuple[Any, ...]
+    position: int
+    old: Any
+    cell: Any
+    hashed: Any
+
+    def undo(self) -> None:
+        _patch.set_const(self.consts, self.position, self.old, self.cell, self.hashed)
+
+
+class _HolderWrite(NamedTuple):
+    holder: _patch.Holder
+    old: Any
+
+    def undo(self) -> None:
+        self.holder.target = self.old
+
+
+class _OperandWrite(NamedTuple):
+    cell: Any
+    old: int
+
+    def undo(self) -> None:
+        _patch.write_operand(self.cell, self.old)
+
+
 class Patcher:
-    """Collects in-place writes so that they can be undone if any one fails."""
+    """Collects in-place writes so that they can be undone if any one fails.
+
+    Every value a write replaces is kept (``keep``) until the patcher is dropped, so
+    that nothing is freed -- and no destructor runs -- halfway through an update.
+    """
 
     def __init__(self) -> None:
-        # ("const", consts, index, old, cell, hash cell) or ("operand", cell, old)
-        self.undo: list[tuple[Any, ...]] = []
+        self.undo: list[_ConstWrite | _HolderWrite | _OperandWrite] = []
         self.keep: list[Any] = []
         # code objects written into: the table holds them weakly, and a collection
         # during the update must not free one that a write or a rollback still reaches
         self.codes: list[Any] = []
+        # code objects whose constants or shape switches changed: optimizer traces may
+        # have baked the old ones in (a holder's slot is read afresh)
+        self.stale: list[Any] = []
 
-    def write(self, consts: tuple[Any, ...], index: int, value: Any,
-              cells: dict[int, Any] | None = None) -> None:
+    def write(self, rec: SiteRecord, index: int, value: Any) -> bool:
+        """Make ``rec``'s constant ``index`` (its T or its V) be ``value``; return
+        whether a constant of the code (which traces may have baked in) changed."""
+        if rec.holder is not None and index == rec.indices[0]:  # type: ignore[index]
+            old = rec.holder.target
+            if old is not value:
+                self.keep.append(old)
+                rec.holder.target = value
+                self.undo.append(_HolderWrite(rec.holder, old))
+            return False
+        consts = rec.consts
+        assert consts is not None
         old = consts[index]
         if old is value:
-            return
+            return False
         self.keep.append(old)
-        cell, hashed = (cells[index], cells[-1]) if cells else (None, False)
+        cell, hashed = rec.cells[index], rec.cells[-1]
         _patch.set_const(consts, index, value, cell, hashed)
-        self.undo.append(("const", consts, index, old, cell, hashed))
+        self.undo.append(_ConstWrite(consts, index, old, cell, hashed))
+        return True
 
     def retarget(self, rec: SiteRecord, target: Any) -> None:
-        """Make ``rec`` execute ``target``. For concurrent callers, the constant a shape
+        """Make ``rec`` execute ``target``. For concurrent callers, the value a shape
         uses is written before the switch that selects the shape."""
         indices = rec.indices
         if rec.consts is None or not rec.switch_cells or indices is None:
@@ -209,26 +259,25 @@ class Patcher:
             return
         self.codes.append(code)
         call, value = rec.values_for(target)
+        stale = False
         if not call:
             # A frame that loaded T before an update and reaches the switch after it
             # calls T: make that the runtime path, which calls the key's current target.
-            self.write(rec.consts, indices[0],
-                       rec.key._sc_cond_any if rec.cond else rec.key, rec.cells)
+            stale |= self.write(rec, indices[0], rec.key._sc_cond_any if rec.cond else rec.key)
         index = indices[0 if call else 1]
         if index is not None:  # a "skip" site has no V: its value is never used
-            self.write(rec.consts, index, value, rec.cells)
+            stale |= self.write(rec, index, value)
         for cell, on, off in rec.switch_cells:
             operand = on if call else off
             old = cell.value
             if old != operand:
-                cell.value = operand
-                self.undo.append(("operand", cell, old))
+                _patch.write_operand(cell, operand)
+                self.undo.append(_OperandWrite(cell, old))
+                stale = True
+        if stale and (not self.stale or self.stale[-1] is not code):
+            self.stale.append(code)
 
     def rollback(self) -> None:
         for entry in reversed(self.undo):
-            if entry[0] == "const":
-                _, consts, index, old, cell, hashed = entry
-                _patch.set_const(consts, index, old, cell, hashed)
-            else:
-                entry[1].value = entry[2]
+            entry.undo()
         self.undo.clear()

@@ -43,12 +43,13 @@ def _check_target(key: StaticCall[Any], func: Any) -> Any:
 
 
 def _apply(changes: list[tuple[StaticCall[Any], Any]], sigs: dict[int, Any] | None = None) -> None:
-    """Retarget every site of every key, then the keys; all or nothing."""
+    """Retarget every site of every key, then the keys; all or nothing.
+
+    What the sites and keys gave up is released when this returns (the patcher keeps
+    it until then): a frame still using a replaced target holds its own reference."""
     patcher = Patcher()
-    replaced: dict[int, list[Any]] = {}  # the values each key's sites gave up
     try:
         for key, target in changes:
-            start = len(patcher.keep)
             for rec in list(key._sc_sites.values()):
                 try:
                     if _before_site_patch is not None:
@@ -59,17 +60,13 @@ def _apply(changes: list[tuple[StaticCall[Any], Any]], sigs: dict[int, Any] | No
                 except Exception as exc:
                     raise StaticCallError(f"static call {key.name!r}: site {rec.where} in "
                                           f"{rec.function} could not be retargeted: {exc}") from exc
-            replaced[id(key)] = patcher.keep[start:]
     except BaseException:
         patcher.rollback()
-        _patch.invalidate_traces(patcher.codes)
+        _patch.invalidate_traces(patcher.stale)
         raise
     for key, target in changes:
-        retired = key._sc_retired
-        for old in replaced[id(key)]:
-            retired.setdefault(id(old), old)
-        key._sc_set_runtime(target, (sigs or {}).get(id(key), UNSET))
-    _patch.invalidate_traces(patcher.codes)
+        patcher.keep.append(key._sc_set_runtime(target, (sigs or {}).get(id(key), UNSET)))
+    _patch.invalidate_traces(patcher.stale)
 
 
 @overload

@@ -323,3 +323,41 @@ def test_a_wrappers_own_sites_are_rewritten() -> None:
         assert inner(1) == 0
     assert static_calls(inner) is inner
     assert len(sites_in("traced.<locals>.wrapper")) == 2
+
+
+class Proxy:
+    """A transparent proxy whose ``__wrapped__`` is a property (as wrapt's is)."""
+
+    def __init__(self, func: Any) -> None:
+        self._func = func
+
+    @property
+    def __wrapped__(self) -> Any:
+        TOUCHED.append("__wrapped__ property")
+        return self._func
+
+    def __call__(self, *args: Any) -> Any:
+        return self._func(*args)
+
+
+def test_proxy_passed_itself_is_followed_but_not_as_a_member() -> None:
+    def proxied(x: int) -> Any:
+        return static_call(K)("p", x)
+
+    proxy = Proxy(proxied)
+    assert static_calls(proxy) is proxy
+    assert proxy(1) == ("T", ("p", 1))
+    assert CALLS == ["proxied"]
+    assert_live("<locals>.proxied")
+
+    TOUCHED.clear()
+
+    def member(x: int) -> Any:
+        return static_call(K)("m", x)
+
+    class WithProxy:
+        wrapped = Proxy(member)
+
+    assert static_calls(WithProxy) is WithProxy
+    assert TOUCHED == []  # a member's properties are not evaluated
+    assert sites_in("<locals>.member") == []

@@ -202,13 +202,17 @@ def _slot(base: type, name: str, obj: Any) -> Any:
     return vars(base)[name].__get__(obj, type(obj))
 
 
-def _innermost(func: Any) -> tuple[Any, list[Any]]:
-    """Follow ``__wrapped__`` (statically) to the deepest Python function; returns it
-    (``None`` if there is none) and the chain down to it."""
+def _innermost(func: Any, dynamic: bool) -> tuple[Any, list[Any]]:
+    """Follow ``__wrapped__`` to the deepest Python function; returns it (``None`` if
+    there is none) and the chain down to it. Statically, unless ``dynamic``: what the
+    caller passed itself may compute its ``__wrapped__`` (a proxy's property); a class
+    member's is not evaluated."""
     chain = [func]
     seen = {id(func)}
     while True:
         inner = _static(chain[-1], "__wrapped__")
+        if dynamic and inner is not None and not callable(inner):
+            inner = getattr(chain[-1], "__wrapped__", None)
         if inner is None or id(inner) in seen or not callable(inner):
             break
         seen.add(id(inner))
@@ -273,7 +277,7 @@ def _process_once(obj: Any, ctx: _Ctx, owner: str | None) -> tuple[Any, bool]:
             _dispatch_registry(obj, ctx, owner)
             return obj, True
         if _static(obj, "__wrapped__") is not None:
-            return _wrapper(obj, ctx)
+            return _wrapper(obj, ctx, owner)
         new, records = _rewrite_function(obj, mode, strict)
         register(new, records)
         _DONE.add(new)
@@ -329,7 +333,7 @@ def _process_once(obj: Any, ctx: _Ctx, owner: str | None) -> tuple[Any, bool]:
                                   f"{func.__qualname__} itself")
         return obj, isinstance(func, types.FunctionType)
     if callable(obj) and _static(obj, "__wrapped__") is not None:
-        return _wrapper(obj, ctx)
+        return _wrapper(obj, ctx, owner)
     return obj, False
 
 
@@ -341,10 +345,10 @@ def _nested_in(cls: type, owner: str) -> bool:
     return isinstance(qualname, str) and qualname.rpartition(".")[0] == owner
 
 
-def _wrapper(obj: Any, ctx: _Ctx) -> tuple[Any, bool]:
+def _wrapper(obj: Any, ctx: _Ctx, owner: str | None) -> tuple[Any, bool]:
     """A wrapper (``functools.wraps``, ``lru_cache``...): rewrite the Python function at
     the end of its ``__wrapped__`` chain and make the chain call the new one."""
-    inner, chain = _innermost(obj)
+    inner, chain = _innermost(obj, dynamic=owner is None)
     if inner is None:
         return obj, False
     if inner is obj:  # a Python function wrapping something that is not one
@@ -354,9 +358,9 @@ def _wrapper(obj: Any, ctx: _Ctx) -> tuple[Any, bool]:
         return new, True
     if inner not in _DONE:
         new_inner, records = _rewrite_function(inner, ctx.mode, ctx.strict)
-        owner = _splice(chain, inner, new_inner) if new_inner is not inner else inner
-        register(owner, records)
-        _DONE.add(owner)
+        runs = _splice(chain, inner, new_inner) if new_inner is not inner else inner
+        register(runs, records)
+        _DONE.add(runs)
     # the wrappers' own code may hold sites too: the outermost is replaced, as a plain
     # function is; one further in is reached only through the closure of the one outside
     # it, so it gets the new code in place

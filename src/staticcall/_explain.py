@@ -175,16 +175,16 @@ def _before_marks(code: types.CodeType, globals_: dict[str, Any],
         number = numbers.get((qualname, s.lineno, nth))
         tag = f"[{number}]" if number is not None else "[site]"
         name = getattr(s.ref, "name", None) or getattr(s.ref, "__name__", "?")
-        g0, g1 = s.group
         first = True
-        for k in range(g0, g1):
+        for k in range(s.start, s.end):
             if k in ordinal:
                 form = "static_call_cond" if s.cond else "static_call"
                 marks.setdefault(instrs[ordinal[k]].offset, []).append(
                     f"{tag} the callable: {form} of key {name!r}" if first else f"{tag} ...")
                 first = False
-        if s.call_index in ordinal:
-            marks.setdefault(instrs[ordinal[s.call_index]].offset, []).append(
+        call_index = s.call_indices[0] if s.call_indices else -1
+        if call_index in ordinal:
+            marks.setdefault(instrs[ordinal[call_index]].offset, []).append(
                 f"{tag} the call")
     return marks
 

@@ -123,11 +123,18 @@ def call_group_start(items: list[Any], call_index: int) -> int | None:
     return start
 
 
-def load_target(t: Slot | Holder, location: Any) -> list[Instr]:
-    """The instructions that push a site's current target."""
+def load_target(t: Slot | Holder, location: Any, with_null: bool = False) -> list[Instr]:
+    """The instructions that push a site's current target (and with ``with_null`` the
+    NULL above it, 3.13+)."""
     if isinstance(t, Holder):
-        return [Instr("LOAD_CONST", t, location=location), op.load_attr("target", location)]
-    return [Instr("LOAD_CONST", t, location=location)]
+        # a method-style load of a plain attribute pushes the NULL too: as cheap as
+        # LOAD_CONST T; PUSH_NULL
+        return [Instr("LOAD_CONST", t, location=location),
+                op.load_attr("target", location, with_null)]
+    out = [Instr("LOAD_CONST", t, location=location)]
+    if with_null:
+        out.append(Instr("PUSH_NULL", location=location))
+    return out
 
 
 class Layout:
@@ -306,9 +313,15 @@ def emit_site(edits: Edits, site: FoundSite, ctx: Context) -> None:
     site.target = Holder() if op.TARGET_IN_HOLDER else Slot("T")
     site.value = Slot("V")
     load: list[Any] = []
-    for is_null in site.null_flags:
-        load.extend([Instr("PUSH_NULL", location=loc)] if is_null
-                    else load_target(site.target, loc))
+    flags = list(site.null_flags)
+    while flags:
+        if flags[0]:
+            load.append(Instr("PUSH_NULL", location=loc))
+            flags.pop(0)
+        else:
+            with_null = flags[1:2] == [True] and not op.NULL_BELOW
+            load += load_target(site.target, loc, with_null)
+            del flags[:1 + with_null]
     # keep a line event for each further line the replaced loads stood on
     last_line = loc.lineno if loc is not None else None
     for item in items[site.start:site.end]:

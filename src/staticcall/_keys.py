@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import functools
 import inspect
+import reprlib
 import sys
 import threading
-from typing import TYPE_CHECKING, Any, Callable, Generic, ParamSpec, TypeVar, overload
+import types
+from typing import TYPE_CHECKING, Any, Callable, Generic, Mapping, ParamSpec, TypeVar, overload
 
 from ._errors import StaticCallError, StaticCallNullError
 from ._signature import signature_of
@@ -112,12 +114,17 @@ def _binds_like(params: tuple[str, ...] | None, target: Any, sig: Any = UNSET) -
         p.name == name and p.kind is p.POSITIONAL_OR_KEYWORD for p, name in zip(leading, params))
 
 
+#: id(trampoline) -> its key, for following targets (both live as long as the process).
+_TRAMPOLINE_KEYS: dict[int, StaticCall[Any]] = {}
+
+
 def _make_trampoline(key: StaticCall[Any], params: tuple[str, ...] | None, target: Any,
                      kind: str) -> Callable[..., Any]:
     tramp = _trampoline_factory(params)(target)
     tramp.__name__ = key.name
     tramp.__qualname__ = f"{kind}({key.name})"
     tramp.__doc__ = key.__doc__
+    _TRAMPOLINE_KEYS[id(tramp)] = key
     return tramp
 
 
@@ -263,6 +270,8 @@ class StaticCall(_KeyBase[F]):
         else:
             d["_sc_call_any"] = _make_trampoline(self, None, null, "static_call")
             d["_sc_cond_any"] = _make_trampoline(self, None, _return_none, "static_call_cond")
+        if target is not None:
+            find_cycle(self, target)  # a new key is in no cycle, but a chain may be too long
         _CALL_TABLE[self] = d["_sc_call_tramp"]
         _COND_TABLE[self] = d["_sc_cond_tramp"]
         if target is not None:
@@ -274,6 +283,7 @@ class StaticCall(_KeyBase[F]):
     def __get__(self, obj: Any, objtype: Any = None) -> StaticCall[F]:
         return self
 
+    @reprlib.recursive_repr("<StaticCall ...>")
     def __repr__(self) -> str:
         return f"<StaticCall {self.name!r} -> {_target_repr(self._sc_target)}>"
 
@@ -337,7 +347,77 @@ def _target_repr(target: Any) -> str:
         return "NULL"
     if target is static_call_return0:
         return "RET0"
-    return repr(target)
+    if isinstance(target, StaticCall):
+        return f"<StaticCall {target.name!r}>"  # one level: a chain of keys stays short
+    try:
+        return repr(target)
+    except Exception as exc:  # a broken __repr__ must not break the key's
+        return f"<{type(target).__qualname__} object (repr failed: {type(exc).__name__})>"
+
+
+# --------------------------------------------------------------------------------------
+# Following targets: no key may reach itself.
+# --------------------------------------------------------------------------------------
+
+#: The longest chain of keys a target may lead through. Each link is one C-level call
+#: when a key is called, so an unbounded chain could exhaust the C stack.
+MAX_CHAIN = 200
+
+
+def _next_hops(obj: Any) -> tuple[str, list[Any]]:
+    """How ``obj`` is shown in a cycle, and what calling it calls, as far as can be told
+    without calling it (keys are not handled here)."""
+    from ._exports import StaticCallHandle
+
+    key = _TRAMPOLINE_KEYS.get(id(obj))
+    if key is not None and obj in (key._sc_call_tramp, key._sc_cond_tramp,
+                                   key._sc_call_any, key._sc_cond_any):
+        return str(obj.__qualname__), [key]
+    if isinstance(obj, StaticCallHandle):
+        try:
+            resolved = obj._target_key()
+        except StaticCallError as exc:
+            raise StaticCallError(f"{exc} (the handle is a target, and must resolve to "
+                                  f"be checked for cycles)") from None
+        return f"handle {obj.name!r}", [resolved]
+    if isinstance(obj, functools.partial):
+        return "partial", [obj.func]
+    if isinstance(obj, (types.MethodType, staticmethod, classmethod)):
+        return str(type(obj).__name__), [obj.__func__]
+    # future forwarders (tracepoints) say what they call
+    follow = getattr(type(obj), "_sc_forwards_to", None)
+    if follow is not None:
+        return str(getattr(obj, "name", type(obj).__name__)), list(follow(obj))
+    return "", []
+
+
+def find_cycle(key: StaticCall[Any], target: Any,
+               pending: Mapping[StaticCall[Any], Any] | None = None) -> str | None:
+    """The chain ``"a -> b -> a"`` by which ``target`` would lead back to ``key``, or
+    ``None``. ``pending`` holds targets about to be set (an update of several keys)."""
+    pending = pending or {}
+    # depth-first over what each object calls; a path is the labels walked so far
+    stack: list[tuple[Any, tuple[str, ...], int]] = [(target, (key.name,), 0)]
+    seen: set[int] = set()
+    while stack:
+        obj, path, keys_passed = stack.pop()
+        if obj is None or obj is static_call_return0 or id(obj) in seen:
+            continue
+        seen.add(id(obj))
+        if isinstance(obj, StaticCall):
+            if obj is key:
+                return " -> ".join(path + (key.name,))
+            if keys_passed >= MAX_CHAIN:
+                raise StaticCallError(
+                    f"static call {key.name!r}: the target leads through more than "
+                    f"{MAX_CHAIN} keys ({' -> '.join(path[:3])} -> ...)")
+            nxt = pending[obj] if obj in pending else obj._sc_target
+            stack.append((nxt, path + (obj.name,), keys_passed + 1))
+            continue
+        label, hops = _next_hops(obj)
+        for hop in hops:
+            stack.append((hop, path + (label,), keys_passed))
+    return None
 
 
 # --------------------------------------------------------------------------------------

@@ -182,6 +182,22 @@ else:
         __slots__ = ()
 
 
+# The partial's own fields (in C: read-only members the C-level call reads directly;
+# with the pure-Python partial: writable slots). Keys hide them behind properties.
+_PARTIAL_FIELDS = {name: functools.partial.__dict__[name] for name in ("func", "args", "keywords")}
+
+
+def _field(name: str, shown: Callable[[Any], Any]) -> Any:
+    """A property that shows ``shown(key)`` in place of the partial's field ``name``; the
+    pure-Python partial's own code may still set the field."""
+    slot = _PARTIAL_FIELDS[name]
+
+    def set_field(self: Any, value: Any) -> None:
+        slot.__set__(self, value)
+
+    return property(shown, set_field, doc=f"Not the target: see static_call_query(). ({name})")
+
+
 def _defining_module() -> str:
     """The module of the first frame outside this package's own modules."""
     frame = sys._getframe(1)
@@ -221,6 +237,13 @@ class StaticCall(_KeyBase[F]):
         _sc_null: Callable[..., Any]
         _sc_retired: dict[int, Any]
         _sc_sites: dict[int, Any]
+
+    if not TYPE_CHECKING:
+        # Code that unwraps partials (functools.partial in pure Python, toolz.curry,
+        # inspect) sees a forwarder that follows updates, never the target of the moment.
+        func = _field("func", lambda self: self._sc_call_any)
+        args = _field("args", lambda self: ())
+        keywords = _field("keywords", lambda self: {})
 
     def __new__(cls, *args: Any, **kwargs: Any) -> StaticCall[F]:
         raise TypeError("create keys with define_static_call(), define_static_call_null() "
@@ -270,6 +293,8 @@ class StaticCall(_KeyBase[F]):
         else:
             d["_sc_call_any"] = _make_trampoline(self, None, null, "static_call")
             d["_sc_cond_any"] = _make_trampoline(self, None, _return_none, "static_call_cond")
+        # key.func (the forwarder unwrapping code sees) shows the key's signature
+        d["_sc_call_any"].__signature__ = d["__signature__"]
         if target is not None:
             find_cycle(self, target)  # a new key is in no cycle, but a chain may be too long
         _CALL_TABLE[self] = d["_sc_call_tramp"]
@@ -295,11 +320,6 @@ class StaticCall(_KeyBase[F]):
 
     def __deepcopy__(self, memo: Any) -> StaticCall[F]:
         return self
-
-    @property
-    def target(self) -> Any:
-        """The current target (as :func:`static_call_query` returns it)."""
-        return self._sc_target
 
     @property
     def prototype(self) -> inspect.Signature | None:

@@ -21,7 +21,7 @@ import threading
 import types
 from typing import TYPE_CHECKING, Any, Callable, Generic, Mapping, ParamSpec, TypeVar, overload
 
-from ._errors import StaticCallError, StaticCallNullError
+from ._errors import StaticCallError, StaticCallNullError, StaticCallPicklingError
 from ._signature import signature_of
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -312,8 +312,10 @@ class StaticCall(_KeyBase[F]):
     def __repr__(self) -> str:
         return f"<StaticCall {self.name!r} -> {_target_repr(self._sc_target)}>"
 
-    def __reduce__(self) -> Any:
-        raise TypeError(f"static call {self.name!r}: keys cannot be pickled")
+    def __reduce__(self) -> str:
+        # By reference, as functions are: pickle stores the key's module and this name,
+        # and loading looks the name up again (in the receiving process, its own key).
+        return _reference_name(self)
 
     def __copy__(self) -> StaticCall[F]:
         return self
@@ -348,6 +350,33 @@ class StaticCall(_KeyBase[F]):
         _CALL_TABLE[self] = self._sc_call_tramp if exact else self._sc_call_any
         _COND_TABLE[self] = self._sc_cond_tramp if exact else self._sc_cond_any
         functools.partial.__setstate__(self, (call, (), None, self.__dict__))  # type: ignore[attr-defined, unused-ignore]
+
+
+def _reference_name(key: StaticCall[Any]) -> str:
+    """The name under which ``key`` is found in its defining module (``"attr"`` or
+    ``"Class.attr"``), for pickling by reference."""
+    module_name = key.__module__
+    module = sys.modules.get(module_name)
+    if module is not None:
+        for candidate in (key.__qualname__, key.name):
+            value: Any = module
+            for part in candidate.split("."):
+                value = getattr(value, part, None)
+            if value is key:
+                return candidate
+        namespace = dict(vars(module))
+        for attr, value in namespace.items():
+            if value is key:
+                return str(attr)
+        for attr, value in namespace.items():  # keys stored as class attributes
+            if isinstance(value, type) and value.__module__ == module_name:
+                for sub, member in list(vars(value).items()):
+                    if member is key:
+                        return f"{attr}.{sub}"
+    raise StaticCallPicklingError(
+        f"static call {key.name!r}: cannot pickle the key by reference: module "
+        f"{module_name!r} has no global (or class attribute) that is this key; keys pickle "
+        f"by name, like functions, so define them at module level")
 
 
 def _make_null_raiser(name: str, where: str | None = None) -> Callable[..., Any]:

@@ -19,12 +19,19 @@ import reprlib
 import sys
 import threading
 import types
+from types import EllipsisType
 from typing import TYPE_CHECKING, Any, Callable, Generic, Mapping, ParamSpec, TypeVar, overload
 
-from ._errors import StaticCallError, StaticCallNullError, StaticCallPicklingError
+from ._errors import (
+    StaticCallError,
+    StaticCallNullError,
+    StaticCallPicklingError,
+    StaticCallSignatureError,
+)
 from ._signature import signature_of
 
 F = TypeVar("F", bound=Callable[..., Any])
+G = TypeVar("G", bound=Callable[..., Any])
 P = ParamSpec("P")
 R = TypeVar("R")
 
@@ -274,6 +281,9 @@ class StaticCall(_KeyBase[F]):
             raise TypeError(f"static call {name!r}: prototype must be callable or None, "
                             f"not {type(prototype).__name__}")
         d["_sc_prototype"] = signature_of(prototype)
+        if (prototype is not None and prototype is not target and callable(target)
+                and target is not static_call_return0 and d["_sc_prototype"] is not None):
+            _check_default_target(name, target, d["_sc_prototype"])
         # what inspect.signature(), help() and documentation tools show for the key
         d["__signature__"] = d["_sc_prototype"] or _ANY_SIGNATURE
         d["_sc_params"] = _simple_parameters(d["_sc_prototype"])
@@ -379,6 +389,16 @@ def _reference_name(key: StaticCall[Any]) -> str:
         f"by name, like functions, so define them at module level")
 
 
+def _check_default_target(name: str, target: Any, proto: inspect.Signature) -> None:
+    from ._signature import incompatibility, misfit_message
+
+    sig = signature_of(target)
+    if sig is not None and incompatibility(proto, sig) is not None:
+        raise StaticCallSignatureError(f"static call {name!r}: the default target "
+                                       f"{_target_repr(target)} does not fit: "
+                                       f"{misfit_message(proto, sig)}")
+
+
 def _make_null_raiser(name: str, where: str | None = None) -> Callable[..., Any]:
     message = f"static call {name!r} has no target (NULL)"
     if where:
@@ -473,11 +493,36 @@ def find_cycle(key: StaticCall[Any], target: Any,
 # Defining keys.
 # --------------------------------------------------------------------------------------
 
-def define_static_call(func: F, *, name: str | None = None) -> StaticCall[F]:
-    """A key whose target is ``func``; ``func``'s signature becomes the prototype."""
+def prototype_for(func: Any, prototype: Any, what: str) -> Callable[..., Any] | None:
+    """The prototype callable of a key defined with target ``func`` (``None``: no check):
+    ``prototype`` itself, ``func`` when it is ``UNSET``, none for ``...`` or ``None``."""
     if not callable(func):
-        raise TypeError(f"define_static_call() needs a callable target, not {type(func).__name__}")
-    proto = None if func is static_call_return0 else func
+        raise TypeError(f"{what} needs a callable target, not {type(func).__name__}")
+    if prototype is UNSET:
+        return None if func is static_call_return0 else func
+    if prototype is ... or prototype is None:
+        return None
+    if not callable(prototype):
+        raise TypeError(f"{what}: prototype must be a callable (whose signature is the "
+                        f"prototype) or ... (no check), not {type(prototype).__name__}")
+    return prototype  # type: ignore[no-any-return]
+
+
+@overload
+def define_static_call(func: F, *, name: str | None = None) -> StaticCall[F]: ...
+@overload
+def define_static_call(func: Callable[..., Any], *, name: str | None = None,
+                       prototype: G) -> StaticCall[G]: ...
+@overload
+def define_static_call(func: Callable[..., Any], *, name: str | None = None,
+                       prototype: EllipsisType | None) -> StaticCall[Callable[..., Any]]: ...
+
+
+def define_static_call(func: Callable[..., Any], *, name: str | None = None,
+                       prototype: Any = UNSET) -> StaticCall[Any]:
+    """A key whose target is ``func``. The prototype is ``func``'s signature, or that of
+    ``prototype`` (which ``func`` must fit), or none with ``prototype=...``."""
+    proto = prototype_for(func, prototype, "define_static_call()")
     return StaticCall._create(func, proto, name, _defining_module())
 
 

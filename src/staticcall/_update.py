@@ -16,7 +16,7 @@ from ._keys import (
     find_cycle,
     static_call_return0,
 )
-from ._signature import incompatibility, signature_of
+from ._signature import incompatibility, misfit_message, signature_of
 from ._sites import Patcher
 
 if TYPE_CHECKING:
@@ -51,9 +51,9 @@ def _check_target(key: StaticCall[Any], func: Any,
     sig = signature_of(func)
     if sig is None:
         return None
-    why = incompatibility(proto, sig)
-    if why is not None:
-        raise StaticCallSignatureError(f"static call {key.name!r}: {func!r} does not fit: {why}")
+    if incompatibility(proto, sig) is not None:
+        raise StaticCallSignatureError(f"static call {key.name!r}: {_target_repr(func)} does not "
+                                       f"fit: {misfit_message(proto, sig)}")
     return sig
 
 

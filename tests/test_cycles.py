@@ -225,3 +225,14 @@ def test_repr_is_robust() -> None:
     b = key("repr_b")
     static_call_update(a, b)
     assert repr(a) == "<StaticCall 'repr_a' -> <StaticCall 'repr_b'>>"
+
+
+def test_a_key_may_target_a_declaration_not_resolved_yet() -> None:
+    handle = declare_static_call("_cycles_not_importable_yet:key")
+    lazy = define_static_call(handle, name="lazy")  # defining does not resolve it
+    assert static_call_query(lazy) is handle
+    other = define_static_call_null(name="lazy_other")
+    # an update does resolve it, to check for cycles, and names what is missing
+    with pytest.raises(StaticCallError, match="_cycles_not_importable_yet"):
+        static_call_update(other, handle)
+    assert static_call_query(other) is None

@@ -306,7 +306,8 @@ class StaticCall(_KeyBase[F]):
         # key.func (the forwarder unwrapping code sees) shows the key's signature
         d["_sc_call_any"].__signature__ = d["__signature__"]
         if target is not None:
-            find_cycle(self, target)  # a new key is in no cycle, but a chain may be too long
+            # a new key is in no cycle, but a chain may be too long; a declaration stays lazy
+            find_cycle(self, target, resolve=False)
         _CALL_TABLE[self] = d["_sc_call_tramp"]
         _COND_TABLE[self] = d["_sc_cond_tramp"]
         if target is not None:
@@ -433,9 +434,10 @@ def _target_repr(target: Any) -> str:
 MAX_CHAIN = 200
 
 
-def _next_hops(obj: Any) -> tuple[str, list[Any]]:
+def _next_hops(obj: Any, resolve: bool = True) -> tuple[str, list[Any]]:
     """How ``obj`` is shown in a cycle, and what calling it calls, as far as can be told
-    without calling it (keys are not handled here)."""
+    without calling it (keys are not handled here). ``resolve``: resolve declared handles
+    (else one not resolved yet leads nowhere)."""
     from ._exports import StaticCallHandle
 
     key = _TRAMPOLINE_KEYS.get(id(obj))
@@ -443,6 +445,8 @@ def _next_hops(obj: Any) -> tuple[str, list[Any]]:
                                    key._sc_call_any, key._sc_cond_any):
         return str(obj.__qualname__), [key]
     if isinstance(obj, StaticCallHandle):
+        if not resolve and obj._key is None:
+            return "", []
         try:
             resolved = obj._target_key()
         except StaticCallError as exc:
@@ -461,9 +465,11 @@ def _next_hops(obj: Any) -> tuple[str, list[Any]]:
 
 
 def find_cycle(key: StaticCall[Any], target: Any,
-               pending: Mapping[StaticCall[Any], Any] | None = None) -> str | None:
+               pending: Mapping[StaticCall[Any], Any] | None = None,
+               resolve: bool = True) -> str | None:
     """The chain ``"a -> b -> a"`` by which ``target`` would lead back to ``key``, or
-    ``None``. ``pending`` holds targets about to be set (an update of several keys)."""
+    ``None``. ``pending`` holds targets about to be set (an update of several keys);
+    ``resolve=False`` leaves declared handles that are not resolved yet alone."""
     pending = pending or {}
     # depth-first over what each object calls; a path is the labels walked so far
     stack: list[tuple[Any, tuple[str, ...], int]] = [(target, (key.name,), 0)]
@@ -483,7 +489,7 @@ def find_cycle(key: StaticCall[Any], target: Any,
             nxt = pending[obj] if obj in pending else obj._sc_target
             stack.append((nxt, path + (obj.name,), keys_passed + 1))
             continue
-        label, hops = _next_hops(obj)
+        label, hops = _next_hops(obj, resolve)
         for hop in hops:
             stack.append((hop, path + (label,), keys_passed))
     return None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import types
+import weakref
 from typing import Any, Callable
 
 import pytest
@@ -236,3 +237,33 @@ def test_a_key_may_target_a_declaration_not_resolved_yet() -> None:
     with pytest.raises(StaticCallError, match="_cycles_not_importable_yet"):
         static_call_update(other, handle)
     assert static_call_query(other) is None
+
+
+class CallsThroughKey:
+    """Instances are called through the class's ``__call__``, here a key (keys do not bind)."""
+
+    __call__: Any = None
+
+
+@pytest.mark.parametrize("wrap", ["proxy", "lru_cache", "class_call"])
+def test_self_targets_through_c_level_forwarders(wrap: str) -> None:
+    a = define_static_call_null(name=f"c_level_{wrap}")
+    static_call_update(a, plus_one)
+    if wrap == "proxy":
+        target: Any = weakref.proxy(a)
+    elif wrap == "lru_cache":
+        target = functools.lru_cache(maxsize=None)(a)
+    else:
+        cls = type("Forwarder", (CallsThroughKey,), {"__call__": a})
+        target = cls()
+    with pytest.raises(StaticCallError, match=f"cycle: c_level_{wrap} -> .* -> c_level_{wrap}"):
+        static_call_update(a, target)
+    assert_unchanged(a, plus_one)
+
+
+def test_forwarders_without_a_cycle_are_fine() -> None:
+    a, b = key("fine_a"), key("fine_b")
+    static_call_update(a, weakref.proxy(b))  # an unhashable target
+    assert a(1) == 2
+    static_call_update_many({a: functools.lru_cache(maxsize=None)(b), b: times_two})
+    assert a(2) == 4

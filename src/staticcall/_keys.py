@@ -19,6 +19,7 @@ import reprlib
 import sys
 import threading
 import types
+import weakref
 from types import EllipsisType
 from typing import TYPE_CHECKING, Any, Callable, Generic, Mapping, ParamSpec, TypeVar, overload
 
@@ -417,7 +418,7 @@ def _target_repr(target: Any) -> str:
         return "NULL"
     if target is static_call_return0:
         return "RET0"
-    if isinstance(target, StaticCall):
+    if issubclass(type(target), StaticCall):
         return f"<StaticCall {target.name!r}>"  # one level: a chain of keys stays short
     try:
         return repr(target)
@@ -428,6 +429,12 @@ def _target_repr(target: Any) -> str:
 # --------------------------------------------------------------------------------------
 # Following targets: no key may reach itself.
 # --------------------------------------------------------------------------------------
+
+#: The C lru_cache wrapper (a call through it is a C-level call); without _functools,
+#: lru_cache makes Python functions, whose frames the recursion limit guards.
+_LRU_WRAPPER: Any = type(functools.lru_cache(None)(_return_none))
+if _LRU_WRAPPER is types.FunctionType:
+    _LRU_WRAPPER = None
 
 #: The longest chain of keys a target may lead through. Each link is one C-level call
 #: when a key is called, so an unbounded chain could exhaust the C stack.
@@ -440,11 +447,13 @@ def _next_hops(obj: Any, resolve: bool = True) -> tuple[str, list[Any]]:
     (else one not resolved yet leads nowhere)."""
     from ._exports import StaticCallHandle
 
+    if type(obj) is weakref.CallableProxyType:
+        return "weakref.proxy", [obj.__call__.__self__]  # the referent, as calling sees it
     key = _TRAMPOLINE_KEYS.get(id(obj))
     if key is not None and obj in (key._sc_call_tramp, key._sc_cond_tramp,
                                    key._sc_call_any, key._sc_cond_any):
         return str(obj.__qualname__), [key]
-    if isinstance(obj, StaticCallHandle):
+    if issubclass(type(obj), StaticCallHandle):
         if not resolve and obj._key is None:
             return "", []
         try:
@@ -453,10 +462,18 @@ def _next_hops(obj: Any, resolve: bool = True) -> tuple[str, list[Any]]:
             raise StaticCallError(f"{exc} (the handle is a target, and must resolve to "
                                   f"be checked for cycles)") from None
         return f"handle {obj.name!r}", [resolved]
-    if isinstance(obj, functools.partial):
+    kind = type(obj)
+    if issubclass(kind, functools.partial):
         return "partial", [obj.func]
-    if isinstance(obj, (types.MethodType, staticmethod, classmethod)):
-        return str(type(obj).__name__), [obj.__func__]
+    if issubclass(kind, (types.MethodType, staticmethod, classmethod)):
+        return str(kind.__name__), [obj.__func__]
+    if kind is _LRU_WRAPPER:
+        return "lru_cache", [obj.__wrapped__]
+    # an instance whose class's __call__ is itself a forwarder (a key does not bind)
+    call = inspect.getattr_static(kind, "__call__", None)
+    if not isinstance(call, (types.FunctionType, types.WrapperDescriptorType)) and (
+            issubclass(type(call), (StaticCall, StaticCallHandle, functools.partial))):
+        return f"{kind.__name__}()", [call]
     # future forwarders (tracepoints) say what they call
     follow = getattr(type(obj), "_sc_forwards_to", None)
     if follow is not None:
@@ -470,7 +487,8 @@ def find_cycle(key: StaticCall[Any], target: Any,
     """The chain ``"a -> b -> a"`` by which ``target`` would lead back to ``key``, or
     ``None``. ``pending`` holds targets about to be set (an update of several keys);
     ``resolve=False`` leaves declared handles that are not resolved yet alone."""
-    pending = pending or {}
+    # by identity: a target need not be hashable (a weakref proxy is not)
+    new_targets = {id(k): t for k, t in (pending or {}).items()}
     # depth-first over what each object calls; a path is the labels walked so far
     stack: list[tuple[Any, tuple[str, ...], int]] = [(target, (key.name,), 0)]
     seen: set[int] = set()
@@ -479,14 +497,14 @@ def find_cycle(key: StaticCall[Any], target: Any,
         if obj is None or obj is static_call_return0 or id(obj) in seen:
             continue
         seen.add(id(obj))
-        if isinstance(obj, StaticCall):
+        if issubclass(type(obj), StaticCall):  # not isinstance: a proxy claims the class
             if obj is key:
                 return " -> ".join(path + (key.name,))
             if keys_passed >= MAX_CHAIN:
                 raise StaticCallError(
                     f"static call {key.name!r}: the target leads through more than "
                     f"{MAX_CHAIN} keys ({' -> '.join(path[:3])} -> ...)")
-            nxt = pending[obj] if obj in pending else obj._sc_target
+            nxt = new_targets[id(obj)] if id(obj) in new_targets else obj._sc_target
             stack.append((nxt, path + (obj.name,), keys_passed + 1))
             continue
         label, hops = _next_hops(obj, resolve)

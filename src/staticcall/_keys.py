@@ -445,14 +445,18 @@ def _next_hops(obj: Any, resolve: bool = True) -> tuple[str, list[Any]]:
     """How ``obj`` is shown in a cycle, and what calling it calls, as far as can be told
     without calling it (keys are not handled here). ``resolve``: resolve declared handles
     (else one not resolved yet leads nowhere)."""
-    from ._exports import StaticCallHandle
-
-    if type(obj) is weakref.CallableProxyType:
+    StaticCallHandle = sys.modules["staticcall._exports"].StaticCallHandle
+    kind = type(obj)
+    if kind is types.BuiltinFunctionType:
+        return "", []
+    if kind is weakref.CallableProxyType:
         return "weakref.proxy", [obj.__call__.__self__]  # the referent, as calling sees it
     key = _TRAMPOLINE_KEYS.get(id(obj))
     if key is not None and obj in (key._sc_call_tramp, key._sc_cond_tramp,
                                    key._sc_call_any, key._sc_cond_any):
         return str(obj.__qualname__), [key]
+    if kind is types.FunctionType:
+        return "", []
     if issubclass(type(obj), StaticCallHandle):
         if not resolve and obj._key is None:
             return "", []
@@ -462,7 +466,6 @@ def _next_hops(obj: Any, resolve: bool = True) -> tuple[str, list[Any]]:
             raise StaticCallError(f"{exc} (the handle is a target, and must resolve to "
                                   f"be checked for cycles)") from None
         return f"handle {obj.name!r}", [resolved]
-    kind = type(obj)
     if issubclass(kind, functools.partial):
         return "partial", [obj.func]
     if issubclass(kind, (types.MethodType, staticmethod, classmethod)):
@@ -470,7 +473,7 @@ def _next_hops(obj: Any, resolve: bool = True) -> tuple[str, list[Any]]:
     if kind is _LRU_WRAPPER:
         return "lru_cache", [obj.__wrapped__]
     # an instance whose class's __call__ is itself a forwarder (a key does not bind)
-    call = inspect.getattr_static(kind, "__call__", None)
+    call = next((vars(c)["__call__"] for c in kind.__mro__ if "__call__" in vars(c)), None)
     if not isinstance(call, (types.FunctionType, types.WrapperDescriptorType)) and (
             issubclass(type(call), (StaticCall, StaticCallHandle, functools.partial))):
         return f"{kind.__name__}()", [call]
@@ -481,20 +484,29 @@ def _next_hops(obj: Any, resolve: bool = True) -> tuple[str, list[Any]]:
     return "", []
 
 
+def _leads_nowhere(obj: Any) -> bool:
+    """Whether ``obj`` is a plain function or builtin (most targets): it calls no key
+    that the cycle check could see."""
+    kind = type(obj)
+    return (kind is types.FunctionType and id(obj) not in _TRAMPOLINE_KEYS
+            or kind is types.BuiltinFunctionType or obj is None)
+
+
 def find_cycle(key: StaticCall[Any], target: Any,
                pending: Mapping[StaticCall[Any], Any] | None = None,
                resolve: bool = True) -> str | None:
     """The chain ``"a -> b -> a"`` by which ``target`` would lead back to ``key``, or
     ``None``. ``pending`` holds targets about to be set (an update of several keys);
     ``resolve=False`` leaves declared handles that are not resolved yet alone."""
-    # by identity: a target need not be hashable (a weakref proxy is not)
-    new_targets = {id(k): t for k, t in (pending or {}).items()}
+    if _leads_nowhere(target):
+        return None
+    new_targets: dict[int, Any] | None = None
     # depth-first over what each object calls; a path is the labels walked so far
     stack: list[tuple[Any, tuple[str, ...], int]] = [(target, (key.name,), 0)]
     seen: set[int] = set()
     while stack:
         obj, path, keys_passed = stack.pop()
-        if obj is None or obj is static_call_return0 or id(obj) in seen:
+        if _leads_nowhere(obj) or obj is static_call_return0 or id(obj) in seen:
             continue
         seen.add(id(obj))
         if issubclass(type(obj), StaticCall):  # not isinstance: a proxy claims the class
@@ -504,6 +516,8 @@ def find_cycle(key: StaticCall[Any], target: Any,
                 raise StaticCallError(
                     f"static call {key.name!r}: the target leads through more than "
                     f"{MAX_CHAIN} keys ({' -> '.join(path[:3])} -> ...)")
+            if new_targets is None:  # by identity: targets need not be hashable
+                new_targets = {id(k): t for k, t in (pending or {}).items()}
             nxt = new_targets[id(obj)] if id(obj) in new_targets else obj._sc_target
             stack.append((nxt, path + (obj.name,), keys_passed + 1))
             continue

@@ -267,3 +267,18 @@ def test_forwarders_without_a_cycle_are_fine() -> None:
     assert a(1) == 2
     static_call_update_many({a: functools.lru_cache(maxsize=None)(b), b: times_two})
     assert a(2) == 4
+
+
+def test_a_dead_proxy_leads_nowhere() -> None:
+    a = key("dead_proxy_a")
+
+    class Target:
+        def __call__(self, x: int) -> int:
+            return x
+
+    target = Target()
+    proxy = weakref.proxy(target)
+    del target
+    static_call_update(a, proxy)  # the check does not raise ReferenceError
+    assert static_call_query(a) is proxy
+    static_call_update(a, plus_one)

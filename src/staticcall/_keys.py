@@ -3,7 +3,9 @@
 A key (``StaticCall``) is a ``functools.partial`` subclass whose wrapped callable is
 the key's *effective* callable: the target, a raiser for NULL, or
 ``static_call_return0`` for RET0. ``partial``'s C-level call goes straight to it, which
-makes calling a key cheaper than any Python ``__call__`` could.
+makes calling a key cheaper than any Python ``__call__`` could. The partial's public
+fields (``func``, ``args``, ``keywords``) show a forwarder instead, so that nothing that
+unwraps a key can keep the target of the moment.
 
 ``static_call(key)`` and ``static_call_cond(key)`` are the bound ``__getitem__`` of two
 tables that map each key to a small generated trampoline (a Python function with the
@@ -450,7 +452,10 @@ def _next_hops(obj: Any, resolve: bool = True) -> tuple[str, list[Any]]:
     if kind is types.BuiltinFunctionType:
         return "", []
     if kind is weakref.CallableProxyType:
-        return "weakref.proxy", [obj.__call__.__self__]  # the referent, as calling sees it
+        try:
+            return "weakref.proxy", [obj.__call__.__self__]  # the referent
+        except ReferenceError:
+            return "", []
     key = _TRAMPOLINE_KEYS.get(id(obj))
     if key is not None and obj in (key._sc_call_tramp, key._sc_cond_tramp,
                                    key._sc_call_any, key._sc_cond_any):
@@ -474,8 +479,7 @@ def _next_hops(obj: Any, resolve: bool = True) -> tuple[str, list[Any]]:
         return "lru_cache", [obj.__wrapped__]
     # an instance whose class's __call__ is itself a forwarder (a key does not bind)
     call = next((vars(c)["__call__"] for c in kind.__mro__ if "__call__" in vars(c)), None)
-    if not isinstance(call, (types.FunctionType, types.WrapperDescriptorType)) and (
-            issubclass(type(call), (StaticCall, StaticCallHandle, functools.partial))):
+    if issubclass(type(call), (StaticCall, StaticCallHandle, functools.partial)):
         return f"{kind.__name__}()", [call]
     # future forwarders (tracepoints) say what they call
     follow = getattr(type(obj), "_sc_forwards_to", None)

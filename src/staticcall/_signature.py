@@ -26,7 +26,7 @@ def signature_of(obj: Callable[..., Any] | None) -> inspect.Signature | None:
         return None
     try:
         return inspect.signature(obj)
-    except (TypeError, ValueError):
+    except Exception:  # TypeError, ValueError; anything an odd object raises (a dead proxy)
         return None
 
 

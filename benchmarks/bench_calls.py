@@ -1,7 +1,7 @@
 """The call scenarios of ``staticcall bench``, for pyperf.
 
 Every scenario of ``staticcall bench`` that measures a call (and the decoration cost)
-runs here as one pyperf benchmark, built from the same code (``staticcall._bench``):
+runs here as one pyperf benchmark, built from the same code (``staticcall.tools.bench``):
 the same generated loops, the same targets, keys and decorated functions. pyperf adds
 what the in-process command cannot: worker processes, warm-ups, its own statistics and
 system checks (``python -m pyperf system tune``).
@@ -21,7 +21,7 @@ from typing import Any, Callable
 
 import pyperf
 
-from staticcall import _bench
+from staticcall.tools import bench as _bench
 
 
 def time_loop(loops: int, func: Callable[[int], Any]) -> float:

@@ -13,7 +13,7 @@ import sys
 
 import pyperf
 
-from staticcall import _bench
+from staticcall.tools import bench as _bench
 
 
 def table(path: str) -> str:

@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 
 import staticcall
-from staticcall import _bench
 from staticcall.__main__ import main
+from staticcall.tools import bench as _bench
 
 TIMEOUT = 300
 LATENCY_IDS = ({f"update_{n}_sites" for n in _bench.MODES["tiny"].update_sizes}

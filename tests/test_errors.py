@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import pickle
+import subprocess
+import sys
 import warnings
 from typing import Any
 
@@ -175,3 +178,30 @@ def test_errors_from_targets_are_not_wrapped() -> None:
         key(1)
     assert type(info.value) is TypeError
     assert str(info.value) == "from the target"
+
+
+# --------------------------------------------------------------------------------------
+# STATICCALL_MODE.
+# --------------------------------------------------------------------------------------
+
+def _import_with_mode(mode: str) -> subprocess.CompletedProcess[str]:
+    code = "import staticcall; print('imported')"
+    env = {**os.environ, "STATICCALL_MODE": mode}
+    return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                          text=True, timeout=120)
+
+
+@pytest.mark.parametrize("mode", ["inline", "trampoline", ""])
+def test_known_modes_import(mode: str) -> None:
+    result = _import_with_mode(mode)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "imported"
+
+
+@pytest.mark.parametrize("mode", ["bogus", "Inline", "trampolines", " inline", "0"])
+def test_unknown_mode_is_an_error_at_import(mode: str) -> None:
+    result = _import_with_mode(mode)
+    assert result.returncode != 0
+    assert "imported" not in result.stdout
+    assert "StaticCallError" in result.stderr
+    assert f"STATICCALL_MODE={mode!r}" in result.stderr

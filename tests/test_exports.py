@@ -407,3 +407,45 @@ def test_declaration_of_a_key_defined_here() -> None:
 
 
 LOCAL_KEY = define_static_call(double, name="local_key_attr")
+
+
+# --------------------------------------------------------------------------------------
+# One key per exported name.
+# --------------------------------------------------------------------------------------
+
+def test_two_keys_exported_under_one_name_are_refused() -> None:
+    first = fresh_key("exported_twice")
+    second = fresh_key("exported_twice")
+    handle = export_static_call(first)
+    with pytest.raises(StaticCallError, match="exported_twice") as info:
+        export_static_call(second, tramp=True)
+    assert f"{__name__}:exported_twice" in str(info.value)
+    assert "name=" in str(info.value)
+    # nothing changed: the name still resolves to the first key
+    declared = declare_static_call(f"{__name__}:exported_twice")
+    static_call_update(declared, other)
+    assert static_call_query(first) is other
+    assert static_call_query(second) is double
+    assert handle(2) == -2
+
+
+def test_re_exporting_the_same_key_is_fine() -> None:
+    key = fresh_key("exported_again")
+    export_static_call(key)
+    again = export_static_call(key, tramp=True)
+    assert again(3) == 6
+    assert static_call_query(declare_static_call(f"{__name__}:exported_again")) is double
+
+
+def test_nameless_null_keys_cannot_share_an_export() -> None:
+    from staticcall import define_static_call_null
+
+    a = define_static_call_null()
+    b = define_static_call_null()
+    assert a.name == b.name == "null"
+    export_static_call(a)
+    with pytest.raises(StaticCallError, match=f"{__name__}:null"):
+        export_static_call(b)
+    assert static_call_query(declare_static_call(f"{__name__}:null")) is None
+    static_call_update(declare_static_call(f"{__name__}:null"), double)
+    assert static_call_query(a) is double and static_call_query(b) is None

@@ -30,6 +30,7 @@ from staticcall import (
     define_static_call_null,
     static_call,
     static_call_cond,
+    static_call_query,
     static_call_return0,
     static_call_sites,
     static_call_update,
@@ -244,7 +245,8 @@ def test_update_during_argument_evaluation(start: str, decorated: bool) -> None:
     """The update has returned before the site calls: the new target is called."""
     key, plain, deco = _update_world()
     f = static_calls(deco["f"]) if decorated else plain["f"]
-    start_target = {"function": key.target, "null": None, "ret0": static_call_return0}[start]
+    start_target = {"function": static_call_query(key), "null": None,
+                    "ret0": static_call_return0}[start]
     for new, expected in [(_b, "B"), (static_call_return0, 0)]:
         static_call_update(key, start_target)
         assert f(new) == expected

@@ -25,6 +25,7 @@ from staticcall import (
     _update,
     define_static_call_null,
     static_call_override,
+    static_call_query,
     static_call_sites,
     static_call_update,
     static_call_update_many,
@@ -87,7 +88,7 @@ class Env:
             out = self.ns["sites"](1, self.obj)
         except StaticCallNullError:
             out = [NULLERR]
-        want = name_of(self.key.target)
+        want = name_of(static_call_query(self.key))
         assert {kind(r) for r in out} <= {want, "null"}, (want, out)
         self.ns["drop"](self.obj)
 

@@ -22,6 +22,7 @@ import staticcall
 from staticcall import (
     StaticCallError,
     StaticCallNullError,
+    _exports,
     define_static_call,
     define_static_call_null,
     export_static_call,
@@ -86,6 +87,8 @@ class Env:
                 await rw.Suspend(None)
                 return self.__exit__(*exc)
 
+        # each environment exports its own K under the same name: drop the previous one's
+        _exports._EXPORTS.pop(f"{__name__}:K", None)
         self.ns: dict[str, Any] = {
             "K": self.K, "K2": self.K2, "static_call": static_call,
             "static_call_cond": static_call_cond, "sc": staticcall, "m": m, "pkg": pkg,

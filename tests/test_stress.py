@@ -37,6 +37,7 @@ from _lu_util import (
 from staticcall import (
     StaticCallNullError,
     define_static_call_null,
+    static_call_query,
     static_call_update,
     static_call_update_many,
 )
@@ -262,7 +263,7 @@ def test_concurrent_updaters_serialise(fast_switching: None) -> None:
         if name in ("method", "gen", "loop"):
             continue
         key = keys[k]
-        want = name_of(key.target)
+        want = name_of(static_call_query(key))
         try:
             r = ns[name](1)
         except StaticCallNullError:

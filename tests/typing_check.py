@@ -94,6 +94,23 @@ untyped = define_static_call_null()
 static_call_update(untyped, by_length)
 untyped_result: Any = static_call(untyped)(1, 2, three=3)
 
+# define_static_call(func, prototype=...): the key takes the prototype's type.
+def encode(obj: object) -> str:
+    return str(obj)
+
+
+def encode_fully(obj: object, *, indent: int | None = None) -> str:
+    return str(obj)
+
+
+encoder = define_static_call(encode_fully, prototype=encode)
+reveal_type(encoder)  # reveal: StaticCall[def (obj: object) -> str]
+static_call_update(encoder, encode)
+static_call_update(encoder, double)  # mypy-error: misc
+unchecked = define_static_call(encode_fully, prototype=...)
+static_call_update(unchecked, by_length)
+define_static_call(encode_fully, prototype=42)  # mypy-error: call-overload
+
 # Handles are not typed by their key: anything callable goes, the runtime checks.
 handle = export_static_call(key, tramp=True)
 declared = declare_static_call("some.module:name")

@@ -7,6 +7,8 @@ at all, for NULL and RET0 targets); :func:`static_call_update` retargets every s
 
 from __future__ import annotations
 
+from typing import Any, TextIO
+
 from ._aliases import (
     DECLARE_STATIC_CALL,
     DEFINE_STATIC_CALL,
@@ -25,7 +27,6 @@ from ._errors import (
     StaticCallSignatureError,
     StaticCallWarning,
 )
-from ._explain import explain
 from ._exports import StaticCallHandle, declare_static_call, export_static_call
 from ._keys import (
     StaticCall,
@@ -79,3 +80,12 @@ __all__ = [
     "EXPORT_STATIC_CALL_TRAMP_GPL",
     "__static_call_return0",
 ]
+
+
+def explain(func: Any, *, file: TextIO | None = None) -> str:
+    """Show ``func``'s bytecode before and after ``@static_calls`` rewrites it, with each
+    site marked; returns the text (and writes it to ``file`` if given). See
+    :func:`staticcall.tools.explain.explain`."""
+    from .tools.explain import explain as _explain
+
+    return _explain(func, file=file)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from typing import Sequence
 
-from ._cli import main as _main
+from .tools.cli import main as _main
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -5,16 +5,14 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from ._exports import StaticCallHandle, declare_static_call, export_static_call
-from ._keys import StaticCall, StaticCall as _Key, _defining_module
+from ._keys import UNSET, StaticCall, StaticCall as _Key, _defining_module, prototype_for
 
 
-def DEFINE_STATIC_CALL(name: str, func: Callable[..., Any]) -> StaticCall[Any]:
-    """``DEFINE_STATIC_CALL(name, func)``: a key named ``name`` targeting ``func``."""
-    if not callable(func):
-        raise TypeError(f"DEFINE_STATIC_CALL({name!r}, ...) needs a callable, "
-                        f"not {type(func).__name__}")
-    from ._keys import static_call_return0
-    proto = None if func is static_call_return0 else func
+def DEFINE_STATIC_CALL(name: str, func: Callable[..., Any], *,
+                       prototype: Any = UNSET) -> StaticCall[Any]:
+    """``DEFINE_STATIC_CALL(name, func)``: a key named ``name`` targeting ``func``;
+    ``prototype=`` as for :func:`define_static_call`."""
+    proto = prototype_for(func, prototype, f"DEFINE_STATIC_CALL({name!r}, ...)")
     return _Key._create(func, proto, name, _defining_module())
 
 

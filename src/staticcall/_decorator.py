@@ -16,7 +16,7 @@ from ._exports import StaticCallHandle
 from ._factory import make_function
 from ._keys import UPDATE_LOCK, StaticCall
 from ._patch import Holder
-from ._rewrite import FoundSite, find_sites, locate, read, rewrite
+from ._rewrite import FoundSite, find_sites, read, rewrite
 from ._sites import Patcher, SiteRecord, register
 
 T = TypeVar("T")
@@ -86,22 +86,21 @@ class _Work:
             if self.mode == "trampoline" and site.reason is None:
                 site.reason = "trampoline mode"
             self.found.append((site, key))
-        rewritten = [s for s in result.sites if s.slots is not None]
+        rewritten = [s for s in result.sites if s.rewritten]
         if not rewritten:
             return new
-        locate(new, rewritten)
         consts = list(new.co_consts)
         for site in rewritten:
-            if site.indices is not None:
-                # The key itself is a correct (runtime-path) target until the site's
-                # table entry sets the real values, and stays there while no call is made.
-                t = consts[site.indices[0]]
-                if isinstance(t, Holder):
-                    t.target = _unbound_key(site)
-                else:
-                    consts[site.indices[0]] = _unbound_key(site)
-                if site.indices[1] is not None:
-                    consts[site.indices[1]] = None
+            assert site.indices is not None
+            # The key itself is a correct (runtime-path) target until the site's
+            # table entry sets the real values, and stays there while no call is made.
+            t = consts[site.indices[0]]
+            if isinstance(t, Holder):
+                t.target = _unbound_key(site)
+            else:
+                consts[site.indices[0]] = _unbound_key(site)
+            if site.indices[1] is not None:
+                consts[site.indices[1]] = None
         new = new.replace(co_consts=tuple(consts))
         for site in rewritten:
             site.code = new
@@ -138,7 +137,7 @@ def _records(work: _Work, strict: bool) -> list[SiteRecord]:
         for site, key in work.found:
             if key is None:
                 key = _unbound_key(site)
-            live = site.slots is not None and site.reason is None and bool(site.switches)
+            live = site.rewritten and site.reason is None and bool(site.switches)
             rec = SiteRecord(key, site.qualname, site.filename, site.lineno, site.cond,
                              site.tail, site.reason, site.code if live else None,
                              site.indices, site.switches)

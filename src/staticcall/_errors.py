@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pickle
+
 __all__ = [
     "StaticCallError",
     "StaticCallNullError",
@@ -30,3 +32,8 @@ class StaticCallPermissionError(StaticCallError, PermissionError):
 
 class StaticCallWarning(UserWarning):
     """Something works, but not the way it would on a supported interpreter."""
+
+
+class StaticCallPicklingError(StaticCallError, pickle.PicklingError):
+    """A key that cannot be pickled by reference: it is not reachable by name from the
+    module that defined it (internal subclass; ``StaticCallError`` is the contract)."""

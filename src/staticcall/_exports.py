@@ -10,7 +10,7 @@ import importlib
 from typing import Any
 
 from ._errors import StaticCallError, StaticCallPermissionError
-from ._keys import StaticCall
+from ._keys import UPDATE_LOCK, StaticCall
 
 GPL_COMPATIBLE = frozenset({
     "GPL", "GPL v2", "GPL and additional rights", "Dual BSD/GPL", "Dual MIT/GPL",
@@ -110,7 +110,13 @@ def export_static_call(key: StaticCall[Any], *, tramp: bool = False,
         raise TypeError(f"export_static_call() expects a StaticCall key, not {type(key).__name__}")
     spec = f"{key.__module__}:{key.name}"
     handle = StaticCallHandle(key, spec, tramp=tramp, gpl=gpl)
-    _EXPORTS[spec] = handle
+    with UPDATE_LOCK:
+        existing = _EXPORTS.get(spec)
+        if existing is not None and existing._key is not key:
+            raise StaticCallError(
+                f"static call {spec!r}: a different key is already exported under this "
+                f"name ({existing._key!r}); give the keys distinct names (name=...)")
+        _EXPORTS[spec] = handle
     return handle
 
 

@@ -3,7 +3,9 @@
 A key (``StaticCall``) is a ``functools.partial`` subclass whose wrapped callable is
 the key's *effective* callable: the target, a raiser for NULL, or
 ``static_call_return0`` for RET0. ``partial``'s C-level call goes straight to it, which
-makes calling a key cheaper than any Python ``__call__`` could.
+makes calling a key cheaper than any Python ``__call__`` could. The partial's public
+fields (``func``, ``args``, ``keywords``) show a forwarder instead, so that nothing that
+unwraps a key can keep the target of the moment.
 
 ``static_call(key)`` and ``static_call_cond(key)`` are the bound ``__getitem__`` of two
 tables that map each key to a small generated trampoline (a Python function with the
@@ -15,14 +17,24 @@ from __future__ import annotations
 
 import functools
 import inspect
+import reprlib
 import sys
 import threading
-from typing import TYPE_CHECKING, Any, Callable, Generic, ParamSpec, TypeVar, overload
+import types
+import weakref
+from types import EllipsisType
+from typing import TYPE_CHECKING, Any, Callable, Generic, Mapping, ParamSpec, TypeVar, overload
 
-from ._errors import StaticCallError, StaticCallNullError
+from ._errors import (
+    StaticCallError,
+    StaticCallNullError,
+    StaticCallPicklingError,
+    StaticCallSignatureError,
+)
 from ._signature import signature_of
 
 F = TypeVar("F", bound=Callable[..., Any])
+G = TypeVar("G", bound=Callable[..., Any])
 P = ParamSpec("P")
 R = TypeVar("R")
 
@@ -112,12 +124,17 @@ def _binds_like(params: tuple[str, ...] | None, target: Any, sig: Any = UNSET) -
         p.name == name and p.kind is p.POSITIONAL_OR_KEYWORD for p, name in zip(leading, params))
 
 
+#: id(trampoline) -> its key, for following targets (both live as long as the process).
+_TRAMPOLINE_KEYS: dict[int, StaticCall[Any]] = {}
+
+
 def _make_trampoline(key: StaticCall[Any], params: tuple[str, ...] | None, target: Any,
                      kind: str) -> Callable[..., Any]:
     tramp = _trampoline_factory(params)(target)
     tramp.__name__ = key.name
     tramp.__qualname__ = f"{kind}({key.name})"
     tramp.__doc__ = key.__doc__
+    _TRAMPOLINE_KEYS[id(tramp)] = key
     return tramp
 
 
@@ -175,6 +192,22 @@ else:
         __slots__ = ()
 
 
+# The partial's own fields (in C: read-only members the C-level call reads directly;
+# with the pure-Python partial: writable slots). Keys hide them behind properties.
+_PARTIAL_FIELDS = {name: functools.partial.__dict__[name] for name in ("func", "args", "keywords")}
+
+
+def _field(name: str, shown: Callable[[Any], Any]) -> Any:
+    """A property that shows ``shown(key)`` in place of the partial's field ``name``; the
+    pure-Python partial's own code may still set the field."""
+    slot = _PARTIAL_FIELDS[name]
+
+    def set_field(self: Any, value: Any) -> None:
+        slot.__set__(self, value)
+
+    return property(shown, set_field, doc=f"Not the target: see static_call_query(). ({name})")
+
+
 def _defining_module() -> str:
     """The module of the first frame outside this package's own modules."""
     frame = sys._getframe(1)
@@ -214,6 +247,13 @@ class StaticCall(_KeyBase[F]):
         _sc_null: Callable[..., Any]
         _sc_sites: dict[int, Any]
 
+    if not TYPE_CHECKING:
+        # Code that unwraps partials (functools.partial in pure Python, toolz.curry,
+        # inspect) sees a forwarder that follows updates, never the target of the moment.
+        func = _field("func", lambda self: self._sc_call_any)
+        args = _field("args", lambda self: ())
+        keywords = _field("keywords", lambda self: {})
+
     def __new__(cls, *args: Any, **kwargs: Any) -> StaticCall[F]:
         raise TypeError("create keys with define_static_call(), define_static_call_null() "
                         "or define_static_call_ret0()")
@@ -243,6 +283,9 @@ class StaticCall(_KeyBase[F]):
             raise TypeError(f"static call {name!r}: prototype must be callable or None, "
                             f"not {type(prototype).__name__}")
         d["_sc_prototype"] = signature_of(prototype)
+        if (prototype is not None and prototype is not target and callable(target)
+                and target is not static_call_return0 and d["_sc_prototype"] is not None):
+            _check_default_target(name, target, d["_sc_prototype"])
         # what inspect.signature(), help() and documentation tools show for the key
         d["__signature__"] = d["_sc_prototype"] or _ANY_SIGNATURE
         d["_sc_params"] = _simple_parameters(d["_sc_prototype"])
@@ -261,6 +304,11 @@ class StaticCall(_KeyBase[F]):
         else:
             d["_sc_call_any"] = _make_trampoline(self, None, null, "static_call")
             d["_sc_cond_any"] = _make_trampoline(self, None, _return_none, "static_call_cond")
+        # key.func (the forwarder unwrapping code sees) shows the key's signature
+        d["_sc_call_any"].__signature__ = d["__signature__"]
+        if target is not None:
+            # a new key is in no cycle, but a chain may be too long; a declaration stays lazy
+            find_cycle(self, target, resolve=False)
         _CALL_TABLE[self] = d["_sc_call_tramp"]
         _COND_TABLE[self] = d["_sc_cond_tramp"]
         if target is not None:
@@ -272,22 +320,20 @@ class StaticCall(_KeyBase[F]):
     def __get__(self, obj: Any, objtype: Any = None) -> StaticCall[F]:
         return self
 
+    @reprlib.recursive_repr("<StaticCall ...>")
     def __repr__(self) -> str:
         return f"<StaticCall {self.name!r} -> {_target_repr(self._sc_target)}>"
 
-    def __reduce__(self) -> Any:
-        raise TypeError(f"static call {self.name!r}: keys cannot be pickled")
+    def __reduce__(self) -> str:
+        # By reference, as functions are: pickle stores the key's module and this name,
+        # and loading looks the name up again (in the receiving process, its own key).
+        return _reference_name(self)
 
     def __copy__(self) -> StaticCall[F]:
         return self
 
     def __deepcopy__(self, memo: Any) -> StaticCall[F]:
         return self
-
-    @property
-    def target(self) -> Any:
-        """The current target (as :func:`static_call_query` returns it)."""
-        return self._sc_target
 
     @property
     def prototype(self) -> inspect.Signature | None:
@@ -318,6 +364,43 @@ class StaticCall(_KeyBase[F]):
         return old
 
 
+def _reference_name(key: StaticCall[Any]) -> str:
+    """The name under which ``key`` is found in its defining module (``"attr"`` or
+    ``"Class.attr"``), for pickling by reference."""
+    module_name = key.__module__
+    module = sys.modules.get(module_name)
+    if module is not None:
+        for candidate in (key.__qualname__, key.name):
+            value: Any = module
+            for part in candidate.split("."):
+                value = getattr(value, part, None)
+            if value is key:
+                return candidate
+        namespace = dict(vars(module))
+        for attr, value in namespace.items():
+            if value is key:
+                return str(attr)
+        for attr, value in namespace.items():  # keys stored as class attributes
+            if isinstance(value, type) and value.__module__ == module_name:
+                for sub, member in list(vars(value).items()):
+                    if member is key:
+                        return f"{attr}.{sub}"
+    raise StaticCallPicklingError(
+        f"static call {key.name!r}: cannot pickle the key by reference: module "
+        f"{module_name!r} has no global (or class attribute) that is this key; keys pickle "
+        f"by name, like functions, so define them at module level")
+
+
+def _check_default_target(name: str, target: Any, proto: inspect.Signature) -> None:
+    from ._signature import incompatibility, misfit_message
+
+    sig = signature_of(target)
+    if sig is not None and incompatibility(proto, sig) is not None:
+        raise StaticCallSignatureError(f"static call {name!r}: the default target "
+                                       f"{_target_repr(target)} does not fit: "
+                                       f"{misfit_message(proto, sig)}")
+
+
 def _make_null_raiser(name: str, where: str | None = None) -> Callable[..., Any]:
     message = f"static call {name!r} has no target (NULL)"
     if where:
@@ -335,18 +418,151 @@ def _target_repr(target: Any) -> str:
         return "NULL"
     if target is static_call_return0:
         return "RET0"
-    return repr(target)
+    if issubclass(type(target), StaticCall):
+        return f"<StaticCall {target.name!r}>"  # one level: a chain of keys stays short
+    try:
+        return repr(target)
+    except Exception as exc:  # a broken __repr__ must not break the key's
+        return f"<{type(target).__qualname__} object (repr failed: {type(exc).__name__})>"
+
+
+# --------------------------------------------------------------------------------------
+# Following targets: no key may reach itself.
+# --------------------------------------------------------------------------------------
+
+#: The C lru_cache wrapper (a call through it is a C-level call); without _functools,
+#: lru_cache makes Python functions, whose frames the recursion limit guards.
+_LRU_WRAPPER: Any = type(functools.lru_cache(None)(_return_none))
+if _LRU_WRAPPER is types.FunctionType:
+    _LRU_WRAPPER = None
+
+#: The longest chain of keys a target may lead through. Each link is one C-level call
+#: when a key is called, so an unbounded chain could exhaust the C stack.
+MAX_CHAIN = 200
+
+
+def _next_hops(obj: Any, resolve: bool = True) -> tuple[str, list[Any]]:
+    """How ``obj`` is shown in a cycle, and what calling it calls, as far as can be told
+    without calling it (keys are not handled here). ``resolve``: resolve declared handles
+    (else one not resolved yet leads nowhere)."""
+    StaticCallHandle = sys.modules["staticcall._exports"].StaticCallHandle
+    kind = type(obj)
+    if kind is types.BuiltinFunctionType:
+        return "", []
+    if kind is weakref.CallableProxyType:
+        try:
+            return "weakref.proxy", [obj.__call__.__self__]  # the referent
+        except ReferenceError:
+            return "", []
+    key = _TRAMPOLINE_KEYS.get(id(obj))
+    if key is not None and obj in (key._sc_call_tramp, key._sc_cond_tramp,
+                                   key._sc_call_any, key._sc_cond_any):
+        return str(obj.__qualname__), [key]
+    if kind is types.FunctionType:
+        return "", []
+    if issubclass(type(obj), StaticCallHandle):
+        if not resolve and obj._key is None:
+            return "", []
+        try:
+            resolved = obj._target_key()
+        except StaticCallError as exc:
+            raise StaticCallError(f"{exc} (the handle is a target, and must resolve to "
+                                  f"be checked for cycles)") from None
+        return f"handle {obj.name!r}", [resolved]
+    if issubclass(kind, functools.partial):
+        return "partial", [obj.func]
+    if issubclass(kind, (types.MethodType, staticmethod, classmethod)):
+        return str(kind.__name__), [obj.__func__]
+    if kind is _LRU_WRAPPER:
+        return "lru_cache", [obj.__wrapped__]
+    # an instance whose class's __call__ is itself a forwarder (a key does not bind)
+    call = next((vars(c)["__call__"] for c in kind.__mro__ if "__call__" in vars(c)), None)
+    if issubclass(type(call), (StaticCall, StaticCallHandle, functools.partial)):
+        return f"{kind.__name__}()", [call]
+    # future forwarders (tracepoints) say what they call
+    follow = getattr(type(obj), "_sc_forwards_to", None)
+    if follow is not None:
+        return str(getattr(obj, "name", type(obj).__name__)), list(follow(obj))
+    return "", []
+
+
+def _leads_nowhere(obj: Any) -> bool:
+    """Whether ``obj`` is a plain function or builtin (most targets): it calls no key
+    that the cycle check could see."""
+    kind = type(obj)
+    return (kind is types.FunctionType and id(obj) not in _TRAMPOLINE_KEYS
+            or kind is types.BuiltinFunctionType or obj is None)
+
+
+def find_cycle(key: StaticCall[Any], target: Any,
+               pending: Mapping[StaticCall[Any], Any] | None = None,
+               resolve: bool = True) -> str | None:
+    """The chain ``"a -> b -> a"`` by which ``target`` would lead back to ``key``, or
+    ``None``. ``pending`` holds targets about to be set (an update of several keys);
+    ``resolve=False`` leaves declared handles that are not resolved yet alone."""
+    if _leads_nowhere(target):
+        return None
+    new_targets: dict[int, Any] | None = None
+    # depth-first over what each object calls; a path is the labels walked so far
+    stack: list[tuple[Any, tuple[str, ...], int]] = [(target, (key.name,), 0)]
+    seen: set[int] = set()
+    while stack:
+        obj, path, keys_passed = stack.pop()
+        if _leads_nowhere(obj) or obj is static_call_return0 or id(obj) in seen:
+            continue
+        seen.add(id(obj))
+        if issubclass(type(obj), StaticCall):  # not isinstance: a proxy claims the class
+            if obj is key:
+                return " -> ".join(path + (key.name,))
+            if keys_passed >= MAX_CHAIN:
+                raise StaticCallError(
+                    f"static call {key.name!r}: the target leads through more than "
+                    f"{MAX_CHAIN} keys ({' -> '.join(path[:3])} -> ...)")
+            if new_targets is None:  # by identity: targets need not be hashable
+                new_targets = {id(k): t for k, t in (pending or {}).items()}
+            nxt = new_targets[id(obj)] if id(obj) in new_targets else obj._sc_target
+            stack.append((nxt, path + (obj.name,), keys_passed + 1))
+            continue
+        label, hops = _next_hops(obj, resolve)
+        for hop in hops:
+            stack.append((hop, path + (label,), keys_passed))
+    return None
 
 
 # --------------------------------------------------------------------------------------
 # Defining keys.
 # --------------------------------------------------------------------------------------
 
-def define_static_call(func: F, *, name: str | None = None) -> StaticCall[F]:
-    """A key whose target is ``func``; ``func``'s signature becomes the prototype."""
+def prototype_for(func: Any, prototype: Any, what: str) -> Callable[..., Any] | None:
+    """The prototype callable of a key defined with target ``func`` (``None``: no check):
+    ``prototype`` itself, ``func`` when it is ``UNSET``, none for ``...`` or ``None``."""
     if not callable(func):
-        raise TypeError(f"define_static_call() needs a callable target, not {type(func).__name__}")
-    proto = None if func is static_call_return0 else func
+        raise TypeError(f"{what} needs a callable target, not {type(func).__name__}")
+    if prototype is UNSET:
+        return None if func is static_call_return0 else func
+    if prototype is ... or prototype is None:
+        return None
+    if not callable(prototype):
+        raise TypeError(f"{what}: prototype must be a callable (whose signature is the "
+                        f"prototype) or ... (no check), not {type(prototype).__name__}")
+    return prototype  # type: ignore[no-any-return]
+
+
+@overload
+def define_static_call(func: F, *, name: str | None = None) -> StaticCall[F]: ...
+@overload
+def define_static_call(func: Callable[..., Any], *, name: str | None = None,
+                       prototype: G) -> StaticCall[G]: ...
+@overload
+def define_static_call(func: Callable[..., Any], *, name: str | None = None,
+                       prototype: EllipsisType | None) -> StaticCall[Callable[..., Any]]: ...
+
+
+def define_static_call(func: Callable[..., Any], *, name: str | None = None,
+                       prototype: Any = UNSET) -> StaticCall[Any]:
+    """A key whose target is ``func``. The prototype is ``func``'s signature, or that of
+    ``prototype`` (which ``func`` must fit), or none with ``prototype=...``."""
+    proto = prototype_for(func, prototype, "define_static_call()")
     return StaticCall._create(func, proto, name, _defining_module())
 
 

@@ -101,10 +101,13 @@ def attr_load(instr: Any) -> tuple[str, bool] | None:
     return None
 
 
-def load_attr(name: str, location: Any) -> Instr:
-    """A plain (not method-style) attribute load of ``name``."""
-    return Instr("LOAD_ATTR", name if LOAD_FAST_CHECKS_BINDING else (False, name),
-                 location=location)
+def load_attr(name: str, location: Any, with_null: bool = False) -> Instr:
+    """An attribute load of ``name``; ``with_null``: method-style, which for a plain
+    attribute pushes a NULL with it (in the order of ``NULL_BELOW``), 3.12+ only."""
+    if LOAD_FAST_CHECKS_BINDING:
+        assert not with_null
+        return Instr("LOAD_ATTR", name, location=location)
+    return Instr("LOAD_ATTR", (with_null, name), location=location)
 
 
 def call_pops(instr: Any) -> int | None:

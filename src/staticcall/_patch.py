@@ -74,8 +74,13 @@ def _free_threaded() -> bool:
 
 def unsupported_reason() -> str | None:
     """Why this interpreter cannot be live-patched, or ``None`` when it can."""
-    if os.environ.get("STATICCALL_MODE") == "trampoline":
+    mode = os.environ.get("STATICCALL_MODE", "")
+    if mode == "trampoline":
         return "STATICCALL_MODE=trampoline is set"
+    if mode not in ("", "inline"):
+        from ._errors import StaticCallError
+        raise StaticCallError(f"STATICCALL_MODE={mode!r} is not a mode: "
+                              f"use 'inline', 'trampoline' or leave it unset")
     if sys.implementation.name != "cpython":
         return f"{sys.implementation.name} is not CPython"
     if not op.SUPPORTED:

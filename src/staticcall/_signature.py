@@ -26,7 +26,7 @@ def signature_of(obj: Callable[..., Any] | None) -> inspect.Signature | None:
         return None
     try:
         return inspect.signature(obj)
-    except (TypeError, ValueError):
+    except Exception:  # TypeError, ValueError; anything an odd object raises (a dead proxy)
         return None
 
 
@@ -90,7 +90,9 @@ def incompatibility(proto: inspect.Signature, cand: inspect.Signature) -> str | 
     return _cached_incompatibility(proto, cand)
 
 
-def _incompatibility(proto: inspect.Signature, cand: inspect.Signature) -> str | None:
+def _first_misfit(proto: inspect.Signature,
+                  cand: inspect.Signature) -> tuple[int, tuple[str, ...], str] | None:
+    """A call ``(n_pos, names)`` that ``proto`` accepts and ``cand`` does not, and why."""
     for count, (n_pos, names) in enumerate(_call_shapes(proto, cand)):
         if count >= _MAX_SHAPES:
             break
@@ -98,9 +100,94 @@ def _incompatibility(proto: inspect.Signature, cand: inspect.Signature) -> str |
             continue  # not a call the prototype accepts (e.g. duplicate names)
         why = _bind_error(cand, n_pos, names)
         if why is not None:
-            call = ", ".join(["_"] * n_pos + [f"{n}=_" for n in names])
-            return f"the prototype {proto} accepts f({call}) but {cand} does not ({why})"
+            return n_pos, names, why
     return None
+
+
+def _call_text(n_pos: int, names: tuple[str, ...]) -> str:
+    shown = ["..." if n == _FRESH else n for n in names]
+    return "f(" + ", ".join(["_"] * n_pos + [f"{n}=_" for n in shown]) + ")"
+
+
+def _incompatibility(proto: inspect.Signature, cand: inspect.Signature) -> str | None:
+    misfit = _first_misfit(proto, cand)
+    if misfit is None:
+        return None
+    n_pos, names, why = misfit
+    return f"the prototype {proto} accepts {_call_text(n_pos, names)} but {cand} does not ({why})"
+
+
+_NARROWER = ("To accept such targets, declare a narrower prototype: make parameters that "
+             "callers pass only by position positional-only (def proto(x, /)), and leave out "
+             "what callers never pass; give it as prototype= to define_static_call() (or as "
+             "the prototype of define_static_call_null()/define_static_call_ret0()).")
+
+
+def _culprit(proto: inspect.Signature, cand: inspect.Signature, n_pos: int,
+             names: tuple[str, ...]) -> str:
+    """Which parameter does not fit, for a call the prototype accepts and ``cand`` not."""
+    pparams = list(proto.parameters.values())
+    cparams = list(cand.parameters.values())
+    ppos = [p for p in pparams if p.kind in _POSITIONAL]
+    cpos = [p for p in cparams if p.kind in _POSITIONAL]
+    pvarargs = next((p for p in pparams if p.kind is _P.VAR_POSITIONAL), None)
+    pvarkw = next((p for p in pparams if p.kind is _P.VAR_KEYWORD), None)
+    cvarargs = any(p.kind is _P.VAR_POSITIONAL for p in cparams)
+    cvarkw = any(p.kind is _P.VAR_KEYWORD for p in cparams)
+    if n_pos > len(cpos) and not cvarargs:
+        i = len(cpos)
+        if i < len(ppos):
+            p = ppos[i]
+            return (f"parameter {p.name!r} of the prototype may be passed by position (as "
+                    f"argument {i + 1}), but the target takes only {len(cpos)} positional "
+                    f"argument(s). If callers never pass {p.name!r}, leave it out of the "
+                    f"prototype; if they pass it only by keyword, make it keyword-only "
+                    f"(after *).")
+        star = pvarargs.name if pvarargs is not None else "args"
+        return (f"parameter '*{star}' of the prototype accepts any number of positional "
+                f"arguments, but the target takes only {len(cpos)}. List the positional "
+                f"parameters callers use instead of *{star}.")
+    by_position = {p.name: i for i, p in enumerate(cpos[:n_pos])}
+    ckeywordable = {p.name for p in cparams if p.kind in _KEYWORDABLE}
+    for name in names:
+        pparam = proto.parameters.get(name)
+        if pparam is not None and pparam.kind in _KEYWORDABLE:
+            what = f"parameter {name!r} of the prototype may be passed by keyword ({name}=...)"
+            if pparam.kind is _P.POSITIONAL_OR_KEYWORD:
+                advice = (f"If callers pass {name!r} only by position, make it positional-only "
+                          f"in the prototype (put / after it).")
+            else:
+                advice = f"If callers never pass {name!r}, leave it out of the prototype."
+        else:
+            kw = pvarkw.name if pvarkw is not None else "kwargs"
+            shown = "any other keyword" if name == _FRESH else f"{name}=..."
+            what = f"parameter '**{kw}' of the prototype accepts {shown}"
+            advice = f"List the keywords callers use instead of **{kw} in the prototype."
+        if name in by_position and name in ckeywordable:
+            return (f"{what}, but the target's {name!r} is its positional parameter "
+                    f"{by_position[name] + 1}, already given by position. {advice}")
+        if name not in ckeywordable and not cvarkw:
+            return f"{what}, but the target does not accept that keyword. {advice}"
+    for p in cparams:
+        if (p.default is _P.empty and p.kind not in (_P.VAR_POSITIONAL, _P.VAR_KEYWORD)
+                and p.name not in by_position
+                and not (p.kind in _KEYWORDABLE and p.name in names)):
+            return (f"parameter {p.name!r} of the target is required, but a call the "
+                    f"prototype accepts need not pass it. Give {p.name!r} a default in the "
+                    f"target, or add it to the prototype.")
+    return "the target does not accept every call the prototype accepts."
+
+
+def misfit_message(proto: inspect.Signature, cand: inspect.Signature) -> str | None:
+    """Why ``cand`` does not fit ``proto``, for a person: the call that fails, the
+    parameter that does not fit, and how to declare a narrower prototype."""
+    misfit = _first_misfit(proto, cand)
+    if misfit is None:
+        return None
+    n_pos, names, why = misfit
+    why = why.replace(repr(_FRESH), "(any other keyword)")
+    return (f"the prototype {proto} accepts {_call_text(n_pos, names)} but the target "
+            f"{cand} does not ({why}): {_culprit(proto, cand, n_pos, names)} {_NARROWER}")
 
 
 _cached_incompatibility = functools.lru_cache(maxsize=1024)(_incompatibility)

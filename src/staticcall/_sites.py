@@ -18,6 +18,7 @@ from ._keys import _make_null_raiser, static_call_return0
 
 if TYPE_CHECKING:
     from ._keys import StaticCall
+    from ._rewrite import Switch
 
 
 @dataclass(frozen=True)
@@ -48,7 +49,7 @@ class SiteRecord:
     def __init__(self, key: StaticCall[Any], function: str, filename: str, lineno: int,
                  cond: bool, tail: bool, reason: str | None, code: Any = None,
                  indices: tuple[int, int | None] | None = None,
-                 switches: list[tuple[int, int, int]] | None = None) -> None:
+                 switches: list[Switch] | None = None) -> None:
         self.key = key
         self.function = function
         self.filename = filename
@@ -64,8 +65,8 @@ class SiteRecord:
         self.code_ref = weakref.ref(code) if code is not None else None
         self.consts = code.co_consts if code is not None else None
         self.indices = indices
-        self.switches = [(_patch.operand_address(code, offset), on, off)
-                         for offset, on, off in switches or ()] if code is not None else []
+        self.switches = [(_patch.operand_address(code, sw.offset), sw.on, sw.off)
+                         for sw in switches or ()] if code is not None else []
         # ctypes views of T's and V's slots and of the tuple's hash, made once
         self.switch_cells = [(_patch.operand_cell(address), on, off)
                              for address, on, off in self.switches]

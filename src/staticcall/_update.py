@@ -7,8 +7,16 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, TypeVar, ove
 
 from . import _patch
 from ._errors import StaticCallError, StaticCallSignatureError
-from ._keys import UNSET, UPDATE_LOCK, StaticCall, as_key, static_call_return0
-from ._signature import incompatibility, signature_of
+from ._keys import (
+    UNSET,
+    UPDATE_LOCK,
+    StaticCall,
+    _target_repr,
+    as_key,
+    find_cycle,
+    static_call_return0,
+)
+from ._signature import incompatibility, misfit_message, signature_of
 from ._sites import Patcher
 
 if TYPE_CHECKING:
@@ -22,23 +30,30 @@ F = TypeVar("F", bound=Callable[..., Any])
 _before_site_patch: Callable[[Any], None] | None = None
 
 
-def _check_target(key: StaticCall[Any], func: Any) -> Any:
+def _check_target(key: StaticCall[Any], func: Any,
+                  pending: Mapping[StaticCall[Any], Any] | None = None) -> Any:
     """Refuse a target that does not fit ``key``; return its signature when it was read
-    (``UNSET`` otherwise), so that the update need not read it again."""
+    (``UNSET`` otherwise), so that the update need not read it again. ``pending`` holds
+    the other targets of the same update (for the cycle check)."""
     if func is None or func is static_call_return0:
         return UNSET
     if not callable(func):
         raise TypeError(f"static call {key.name!r}: target must be callable, None (NULL) or "
                         f"static_call_return0 (RET0), not {type(func).__name__}")
+    cycle = find_cycle(key, func, pending if pending is not None else {key: func})
+    if cycle is not None:
+        raise StaticCallError(f"static call {key.name!r}: target {_target_repr(func)} would "
+                              f"form a cycle: {cycle} (a key may not reach itself through "
+                              f"its targets)")
     proto = key._sc_prototype
     if proto is None:
         return UNSET
     sig = signature_of(func)
     if sig is None:
         return None
-    why = incompatibility(proto, sig)
-    if why is not None:
-        raise StaticCallSignatureError(f"static call {key.name!r}: {func!r} does not fit: {why}")
+    if incompatibility(proto, sig) is not None:
+        raise StaticCallSignatureError(f"static call {key.name!r}: {_target_repr(func)} does not "
+                                       f"fit: {misfit_message(proto, sig)}")
     return sig
 
 
@@ -101,7 +116,7 @@ def static_call_update_many(updates: Mapping[Any, Any]) -> dict[Any, Any]:
         resolved[k] = func
         originals[k] = key
     with UPDATE_LOCK:
-        sigs = {id(k): _check_target(k, func) for k, func in resolved.items()}
+        sigs = {id(k): _check_target(k, func, resolved) for k, func in resolved.items()}
         previous = {originals[k]: k._sc_target for k in resolved}
         changes = [(k, f) for k, f in resolved.items() if f is not k._sc_target]
         if changes:

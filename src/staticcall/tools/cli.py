@@ -17,7 +17,7 @@ class CLIError(Exception):
 
 
 def _parser() -> argparse.ArgumentParser:
-    from . import __version__
+    from .. import __version__
 
     p = argparse.ArgumentParser(
         prog="staticcall",
@@ -128,7 +128,7 @@ def site_dict(site: Any) -> dict[str, Any]:
 
 
 def collect_sites(modules: Sequence[str]) -> tuple[list[types.ModuleType], list[Any]]:
-    from . import static_call_sites
+    from .. import static_call_sites
 
     _with_cwd_on_path()
     mods = [import_module(name) for name in modules]
@@ -198,7 +198,7 @@ def resolve_function(spec: str) -> Any:
 
 
 def cmd_explain(args: argparse.Namespace, out: TextIO) -> int:
-    from ._explain import explain
+    from .explain import explain
 
     func = resolve_function(args.target)
     try:
@@ -216,7 +216,7 @@ def cmd_explain(args: argparse.Namespace, out: TextIO) -> int:
 # --------------------------------------------------------------------------------------
 
 def cmd_bench(args: argparse.Namespace, out: TextIO) -> int:
-    from . import _bench
+    from . import bench as _bench
 
     return _bench.main(json_output=args.json, quick=args.quick, tiny=args.tiny, out=out)
 

@@ -43,7 +43,7 @@ import types
 from dataclasses import dataclass
 from typing import Any, Callable, TextIO
 
-from . import _opcodes as op
+from .. import _opcodes as op
 
 UNROLL = 10
 ENV_NAME = "_bench_env"
@@ -210,7 +210,7 @@ SITES_PER_FUNCTION = 100
 
 def make_env() -> dict[str, Any]:
     """A fresh namespace with the targets, keys and callees; decorated where needed."""
-    from . import static_call_return0, static_call_update, static_calls
+    from .. import static_call_return0, static_call_update, static_calls
 
     env: dict[str, Any] = {"__name__": ENV_NAME, "__builtins__": builtins}
     exec(compile(ENV_SOURCE, "<staticcall bench>", "exec"), env)
@@ -245,7 +245,7 @@ def loop_source(name: str, statement: str, unroll: int = UNROLL) -> str:
 def make_loop(scenario: Scenario, env: dict[str, Any], copy: int = 0) -> Callable[[int], Any]:
     """The scenario's loop function (decorated with ``@static_calls`` if it has sites);
     ``copy`` numbers separately compiled copies of the same loop."""
-    from . import static_calls
+    from .. import static_calls
 
     name = f"run_{scenario.id}" + (f"_{copy}" if copy else "")
     exec(compile(loop_source(name, scenario.statement), f"<staticcall bench {scenario.id}>",
@@ -265,7 +265,7 @@ def build_call_loops(env: dict[str, Any] | None = None
 
 def make_site_functions(key: Any, count: int, env: dict[str, Any], tag: str) -> list[Any]:
     """Decorated functions holding ``count`` sites of ``key`` in all (never executed)."""
-    from . import static_calls
+    from .. import static_calls
 
     env[f"k_{tag}"] = key
     funcs = []
@@ -294,7 +294,7 @@ def decoration_source(sites: int) -> str:
 
 def make_decoration_case(sites: int, env: dict[str, Any]) -> Callable[[], Any]:
     """A callable that decorates one fresh copy of a function with ``sites`` sites."""
-    from . import static_calls
+    from .. import static_calls
 
     ns = dict(env)
     exec(compile(decoration_source(sites), "<staticcall bench decorate>", "exec"), ns)
@@ -474,7 +474,7 @@ def _latency_row(cid: str, label: str, kind: str, unit: str, values: list[float]
 
 
 def _update_sampler(key: Any, a: Any, b: Any, pairs: int) -> Callable[[], int]:
-    from . import static_call_update
+    from .. import static_call_update
 
     def sample() -> int:
         t0 = _now()
@@ -497,7 +497,7 @@ def _calibrate_ops(one: Callable[[int], int], sample_time: float) -> int:
 
 
 def measure_updates(mode: Mode, progress: Callable[[str], None]) -> list[dict[str, Any]]:
-    from . import define_static_call, static_call_return0, static_call_sites
+    from .. import define_static_call, static_call_return0, static_call_sites
 
     env = make_env()
     target, other = env["target"], env["other_target"]
@@ -624,8 +624,8 @@ def _load_average() -> list[float] | None:
 
 
 def header_info(mode: Mode) -> dict[str, Any]:
-    from . import __version__
-    from ._decorator import _UNSUPPORTED
+    from .. import __version__
+    from .._decorator import _UNSUPPORTED
 
     impl = sys.implementation.name
     return {

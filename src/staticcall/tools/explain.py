@@ -20,8 +20,8 @@ import functools
 import types
 from typing import Any, TextIO
 
-from . import _opcodes as op
-from ._patch import Holder
+from .. import _opcodes as op
+from .._patch import Holder
 
 _MARK = "<--"
 
@@ -51,7 +51,7 @@ def _unwrap(func: Any) -> types.FunctionType:
 def _records_of(func: types.FunctionType) -> list[Any]:
     """The site records of ``func``: those owned by the function or by one of its code
     objects (the table keys records by a weak reference to their owner)."""
-    from . import _sites
+    from .. import _sites
 
     codes = {id(c): c for c in _codes(func.__code__)}
     out = []
@@ -67,7 +67,7 @@ def _records_of(func: types.FunctionType) -> list[Any]:
 
 
 def _is_decorated(func: types.FunctionType) -> bool:
-    from . import _decorator
+    from .. import _decorator
 
     try:
         if func in _decorator._DONE:
@@ -130,7 +130,7 @@ def _listing(code: types.CodeType, marks: dict[int, list[str]]) -> list[str]:
 
 
 def _describe(value: Any) -> str:
-    from ._keys import static_call_return0
+    from .._keys import static_call_return0
 
     if value is static_call_return0:
         return "static_call_return0"
@@ -147,8 +147,8 @@ def _before_marks(code: types.CodeType, globals_: dict[str, Any],
     try:
         from bytecode import Instr
 
-        from ._decorator import _resolver
-        from ._rewrite import find_sites, read
+        from .._decorator import _resolver
+        from .._rewrite import find_sites, read
 
         items = list(read(code))
         qualname = getattr(code, "co_qualname", code.co_name)
@@ -175,16 +175,16 @@ def _before_marks(code: types.CodeType, globals_: dict[str, Any],
         number = numbers.get((qualname, s.lineno, nth))
         tag = f"[{number}]" if number is not None else "[site]"
         name = getattr(s.ref, "name", None) or getattr(s.ref, "__name__", "?")
-        g0, g1 = s.group
         first = True
-        for k in range(g0, g1):
+        for k in range(s.start, s.end):
             if k in ordinal:
                 form = "static_call_cond" if s.cond else "static_call"
                 marks.setdefault(instrs[ordinal[k]].offset, []).append(
                     f"{tag} the callable: {form} of key {name!r}" if first else f"{tag} ...")
                 first = False
-        if s.call_index in ordinal:
-            marks.setdefault(instrs[ordinal[s.call_index]].offset, []).append(
+        call_index = s.call_indices[0] if s.call_indices else -1
+        if call_index in ordinal:
+            marks.setdefault(instrs[ordinal[call_index]].offset, []).append(
                 f"{tag} the call")
     return marks
 
@@ -195,7 +195,7 @@ def _before_marks(code: types.CodeType, globals_: dict[str, Any],
 
 def _switch_states(rec: Any, code: types.CodeType) -> list[tuple[int, str]]:
     """``(offset, description)`` of each of the site's shape switches in ``code``."""
-    from . import _patch
+    from .. import _patch
 
     out = []
     for address, on, off in getattr(rec, "switches", None) or ():
@@ -275,8 +275,8 @@ def explain(func: Any, *, file: TextIO | None = None) -> str:
     ``staticmethod``/``classmethod`` objects and ``functools.wraps`` wrappers are
     followed to the function that holds the code.
     """
-    from . import static_calls
-    from ._decorator import _UNSUPPORTED
+    from .. import static_calls
+    from .._decorator import _UNSUPPORTED
 
     target = _unwrap(func)
     name = f"{target.__module__}.{target.__qualname__}"

@@ -1,0 +1,106 @@
+"""Finding the static call sites of a code object and rewriting them: a pipeline.
+
+1. ``find``: the instructions that load a site's callable (``K``, ``static_call(K)``).
+2. ``match``: the call instruction(s) that consume each load, by simulating the stack.
+3. ``emit``: each site laid out around its shape switch (``Skip``, ``Pure``, ``General``).
+4. ``locate``: the site's constants and switches in the assembled code.
+
+Patching them afterwards (``_sites``, ``_patch``) never rebuilds bytecode.
+"""
+
+from __future__ import annotations
+
+import types
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from bytecode import Bytecode, Instr, Label, SetLineno, TryBegin, TryEnd
+
+from .emit import Context, Edits, emit_site, reject
+from .find import Resolver, find_loads
+from .found import FoundSite, Switch
+from .locate import locate
+from .match import match_calls
+
+__all__ = ["FoundSite", "Resolver", "Rewritten", "Switch", "find_sites", "locate", "read",
+           "rewrite"]
+
+#: Stack slots a rewritten code object may need beyond the original's (see rewrite()).
+STACK_EXTRA = 1
+
+
+@dataclass
+class Rewritten:
+    code: types.CodeType
+    sites: list[FoundSite]
+
+
+def read(code: types.CodeType) -> Bytecode:
+    """``code`` as abstract bytecode, with its exception handlers' stack depths (which
+    the stack simulation needs)."""
+    return Bytecode.from_code(code, conserve_exception_block_stackdepth=True)
+
+
+def _is_tail(items: list[Any], call_index: int) -> bool:
+    for item in items[call_index + 1:]:
+        if isinstance(item, (Label, SetLineno, TryEnd, TryBegin)):
+            continue
+        return isinstance(item, Instr) and item.name == "RETURN_VALUE"
+    return False
+
+
+def find_sites(items: list[Any], code: types.CodeType, globals_: dict[str, Any],
+               resolve: Resolver) -> list[FoundSite]:
+    """The sites of ``code`` itself (not of nested code): candidate loads matched to the
+    calls that consume them; loads not called at once are dropped."""
+    qualname = getattr(code, "co_qualname", code.co_name)
+    sites = find_loads(items, globals_, resolve, qualname, code.co_filename)
+    if not sites:
+        return []
+    match_calls(items, sites)
+    sites = [s for s in sites if not s.not_site]
+    for s in sites:
+        s.tail = bool(s.call_indices) and all(_is_tail(items, c) for c in s.call_indices)
+    return sites
+
+
+def _rewrite_nested(items: list[Any], nested: Callable[[types.CodeType], types.CodeType]) -> bool:
+    """Rewrite the code objects ``items`` load (functions, lambdas, comprehensions);
+    whether any changed."""
+    changed = False
+    for item in items:
+        if (isinstance(item, Instr) and item.name == "LOAD_CONST"
+                and isinstance(item.arg, types.CodeType)):
+            new_arg = nested(item.arg)
+            changed = changed or new_arg is not item.arg
+            item.arg = new_arg
+    return changed
+
+
+def rewrite(code: types.CodeType, globals_: dict[str, Any], resolve: Resolver,
+            nested: Callable[[types.CodeType], types.CodeType]) -> Rewritten:
+    """Rewrite ``code``'s own sites; ``nested`` rewrites code objects it contains."""
+    bc = read(code)
+    items: list[Any] = list(bc)
+    changed = _rewrite_nested(items, nested)
+    sites = find_sites(items, code, globals_, resolve)
+    for s in sites:
+        if s.reason is None:
+            s.reason = reject(items, s)
+    good = [s for s in sites if s.reason is None]
+    if not good:
+        return Rewritten(bc.to_code() if changed else code, sites)
+    edits, ctx = Edits(items), Context.of(code, items)
+    for s in good:
+        emit_site(edits, s, ctx)
+    bc.clear()
+    bc.extend(edits.apply())
+    new_code = bc.to_code()
+    # The assembler's stack-depth analysis follows the switches as assembled, so it never
+    # enters what they jump over: a drop block, or a whole skipped statement. Every path of
+    # the rewritten code stays within the original's depth plus one (T loaded again above
+    # the arguments, or a value parked while dropping a NULL), so that is the bound.
+    new_code = new_code.replace(co_stacksize=max(new_code.co_stacksize,
+                                                 code.co_stacksize + STACK_EXTRA))
+    locate(new_code, good)
+    return Rewritten(new_code, sites)

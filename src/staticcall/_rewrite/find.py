@@ -1,0 +1,145 @@
+"""Stage 1, find: the instructions that load a site's callable.
+
+A linear scan for a global load followed by attribute loads (``K``, ``mod.K``,
+``sc.static_call``) whose value, looked up in the function's globals now, is a key or
+handle (``K(args)``), or is ``static_call``/``static_call_cond`` applied at once to one
+(``static_call(K)(args)``).
+"""
+
+from __future__ import annotations
+
+import types
+from typing import Any, Callable
+
+from bytecode import Instr
+
+from .. import _opcodes as op
+from .._keys import static_call, static_call_cond
+from .found import FoundSite
+
+# (kind, key or handle[, why the site cannot bind]) or None
+Resolver = Callable[[Any], tuple[Any, ...] | None]
+
+#: what the stack holds after a load that pushes a NULL with its value
+_WITH_NULL = ["N", "V"] if op.NULL_BELOW else ["V", "N"]
+
+
+def _lookup(globals_: dict[str, Any], name: str) -> Any:
+    if name in globals_:
+        return globals_[name]
+    builtins = globals_.get("__builtins__")
+    if isinstance(builtins, types.ModuleType):
+        builtins = builtins.__dict__
+    if isinstance(builtins, dict) and name in builtins:
+        return builtins[name]
+    raise LookupError(name)
+
+
+def _chain(items: list[Any], i: int, globals_: dict[str, Any]) -> tuple[int, Any, list[str]] | None:
+    """A global load followed by attribute loads: ``(end, value, shape)``.
+
+    ``shape`` is the mini-stack the loads leave: "N" for a NULL, "V" for a value.
+    """
+    g = op.global_load(items[i])
+    if g is None:
+        return None
+    name, push_null = g
+    try:
+        value = _lookup(globals_, name)
+    except LookupError:
+        return None
+    shape = list(_WITH_NULL) if push_null else ["V"]
+    j = i + 1
+    while j < len(items):
+        a = op.attr_load(items[j])
+        # attribute loads apply to the value on top; after a NULL the chain is over
+        if a is None or shape[-1] != "V":
+            break
+        attr, method = a
+        try:
+            value = getattr(value, attr)
+        except Exception:
+            return None
+        shape.pop()
+        shape.extend(_WITH_NULL if method else ["V"])
+        j += 1
+        if method:
+            break
+    # 3.13+ compiles a call of an attribute of a module imported in the same file as a
+    # plain attribute load followed by PUSH_NULL (no method-style load).
+    if (not op.NULL_BELOW and shape == ["V"] and j < len(items)
+            and _is(items[j], "PUSH_NULL")):
+        shape.append("N")
+        j += 1
+    return j, value, shape
+
+
+def _is(item: Any, name: str) -> bool:
+    return isinstance(item, Instr) and item.name == name
+
+
+def _site(ref: tuple[Any, ...], cond: bool, lineno: int, qualname: str, filename: str,
+          start: int, end: int, shape: list[str]) -> FoundSite:
+    return FoundSite(ref[1], cond=cond, lineno=lineno, qualname=qualname, filename=filename,
+                     reason=ref[2] if len(ref) > 2 else None, start=start, end=end,
+                     null_flags=[s == "N" for s in shape])
+
+
+def _key_call(items: list[Any], i: int, end: int, shape: list[str], cond: bool,
+              globals_: dict[str, Any], resolve: Resolver, lineno: int, qualname: str,
+              filename: str) -> FoundSite | None:
+    """``static_call(K)`` whose ``static_call`` load is ``items[i:end]``."""
+    if shape.count("V") != 1:
+        return None
+    k = _chain(items, end, globals_)
+    if k is None or k[2] != ["V"]:
+        return None
+    j, kvalue, _ = k
+    while j < len(items) and _is(items[j], "PRECALL"):
+        j += 1
+    ref = resolve(kvalue)
+    if ref is None or j >= len(items) or not _is(items[j], "CALL") or items[j].arg != 1:
+        return None
+    # the inner call consumes static_call (+ its NULL) and K, leaving a value
+    if len(shape) + 1 < 3:
+        return None
+    rest = shape[:-2] + ["V"]
+    site = _site(ref, cond, lineno, qualname, filename, i, j + 1, rest)
+    # The outer call's own PUSH_NULL sits right before (3.11, 3.12) or right after
+    # (3.13+) ``static_call(K)``: the site takes it in, so that its load pushes
+    # everything the call consumes below its arguments.
+    if site.null_flags == [False]:
+        if op.NULL_BELOW and i and _is(items[i - 1], "PUSH_NULL"):
+            site.start, site.null_flags = i - 1, [True, False]
+        elif not op.NULL_BELOW and j + 1 < len(items) and _is(items[j + 1], "PUSH_NULL"):
+            site.end, site.null_flags = j + 2, [False, True]
+    return site
+
+
+def find_loads(items: list[Any], globals_: dict[str, Any], resolve: Resolver,
+               qualname: str, filename: str) -> list[FoundSite]:
+    """Every load of a site's callable in ``items``, in order."""
+    found: list[FoundSite] = []
+    i = 0
+    lineno = 0
+    while i < len(items):
+        item = items[i]
+        if isinstance(item, Instr) and item.lineno:
+            lineno = item.lineno
+        c = _chain(items, i, globals_)
+        site = None
+        if c is not None:
+            end, value, shape = c
+            if value == static_call or value == static_call_cond:
+                site = _key_call(items, i, end, shape, value == static_call_cond, globals_,
+                                 resolve, lineno, qualname, filename)
+            elif shape.count("V") == 1 and "N" in shape:
+                ref = resolve(value)
+                if ref is not None:
+                    site = _site(ref, False, lineno, qualname, filename, i, end, shape)
+        if site is not None:
+            found.append(site)
+            i = site.end
+        else:
+            i += 1
+    return found

@@ -1,0 +1,75 @@
+"""What the rewriter knows of one site while it works on a code object."""
+
+from __future__ import annotations
+
+import types
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from .._patch import Holder
+
+if TYPE_CHECKING:
+    from .emit import Layout
+
+
+class Slot:
+    """A placeholder constant, unique by identity, replaced once the code exists."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"<slot {self.name}>"
+
+
+@dataclass(frozen=True)
+class Switch:
+    """A site's shape switch in assembled code: the ``JUMP_FORWARD`` at byte ``offset``,
+    whose operand is ``on`` to make the call and ``off`` to make none."""
+
+    offset: int
+    on: int
+    off: int
+
+
+@dataclass
+class FoundSite:
+    """A site as found in one code object, filled in stage by stage: found (``find``),
+    matched to its call (``match``), emitted (``layouts``), located (``locate``)."""
+
+    ref: Any                 # the key or handle the site names
+    cond: bool               # static_call_cond(K)(...)
+    lineno: int
+    qualname: str
+    filename: str
+    # find: items[start:end] load the callable; per value they leave, whether a NULL
+    start: int = 0
+    end: int = 0
+    null_flags: list[bool] = field(default_factory=list)
+    # match: the calls that consume the load (the compiler may copy a call into
+    # several branches); not_site when the load is not called at once
+    call_indices: list[int] = field(default_factory=list)
+    not_site: bool = False
+    tail: bool = False
+    reason: str | None = None  # why it stays on the runtime path
+    # emit: how it is laid out, and the constants it owns (T: the target or its holder;
+    # V: the value when no call is made, absent where the value is never used)
+    layout: Layout | None = None
+    target: Slot | Holder | None = None
+    value: Slot | None = None
+    # locate: the final code, the indices of T and V in its co_consts, the switches
+    code: types.CodeType | None = None
+    indices: tuple[int, int | None] | None = None
+    switches: list[Switch] = field(default_factory=list)
+
+    @property
+    def rewritten(self) -> bool:
+        return self.target is not None
+
+    def give_up(self, reason: str) -> None:
+        """Leave this site on the runtime path."""
+        self.reason = reason
+        self.target = self.value = None
+        self.switches = []

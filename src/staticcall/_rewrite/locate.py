@@ -1,0 +1,71 @@
+"""Stage 4, locate: each rewritten site's constants and shape switches in the assembled
+code, where updates will write them."""
+
+from __future__ import annotations
+
+import dis
+import types
+from typing import Any
+
+from .emit import SKIP
+from .found import FoundSite, Switch
+
+#: the largest jump a one-byte operand can hold (a switch has no EXTENDED_ARG)
+_MAX_OPERAND = 255
+
+
+def _one_byte(instrs: list[Any], k: int) -> bool:
+    jump = instrs[k]
+    return jump.arg <= _MAX_OPERAND and not (k and instrs[k - 1].opname == "EXTENDED_ARG")
+
+
+def _skip_switch(instrs: list[Any], t: int) -> Switch | None:
+    """A skip site's switch: the jump right before T's load (and its NULL, 3.11/3.12);
+    as assembled it skips the statement, and operand 0 runs the call."""
+    n = next(k for k, x in enumerate(instrs) if x.opname == "LOAD_CONST" and x.arg == t)
+    k = n - 1 if instrs[n - 1].opname == "JUMP_FORWARD" else n - 2
+    assert instrs[k].opname == "JUMP_FORWARD" and instrs[k].arg is not None
+    return Switch(instrs[k].offset, 0, instrs[k].arg) if _one_byte(instrs, k) else None
+
+
+def _value_switches(instrs: list[Any], v: int) -> list[Switch] | None:
+    """The switches of a site with a V: each copy of the call has a no-call block ending
+    in ``LOAD_CONST V; JUMP_FORWARD done`` right before the call, and its switch is the
+    jump over that block (operand 0 falls into it)."""
+    switches = []
+    for n, x in enumerate(instrs):
+        if not (x.opname == "LOAD_CONST" and x.arg == v):
+            continue
+        call_offset = instrs[n + 2].offset
+        k = n - 1
+        while not (instrs[k].opname == "JUMP_FORWARD" and instrs[k].argval == call_offset):
+            k -= 1
+        if not _one_byte(instrs, k):
+            return None
+        switches.append(Switch(instrs[k].offset, instrs[k].arg, 0))
+    return switches
+
+
+def locate(code: types.CodeType, sites: list[FoundSite]) -> None:
+    """Fill in each rewritten site's ``code``, ``indices`` and ``switches``, or give it
+    up when a switch would need more than one operand byte."""
+    by_id = {id(c): i for i, c in enumerate(code.co_consts)}
+    instrs = list(dis.get_instructions(code))
+    for s in sites:
+        if not s.rewritten:
+            continue
+        t = by_id[id(s.target)]
+        if s.layout is SKIP:
+            switch = _skip_switch(instrs, t)
+            if switch is None:
+                s.give_up("its statement is too long to skip")
+                continue
+            s.indices, s.switches = (t, None), [switch]
+        else:
+            v = by_id[id(s.value)]
+            switches = _value_switches(instrs, v)
+            if switches is None:
+                s.give_up("its arguments are too long to switch off")
+                continue
+            s.indices, s.switches = (t, v), switches
+        s.code = code

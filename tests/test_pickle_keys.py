@@ -1,0 +1,95 @@
+"""Keys pickle by reference, as functions do: module and name, looked up at load."""
+
+from __future__ import annotations
+
+import copy
+import os
+import pickle
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+import _rt_pickled
+from staticcall import (
+    StaticCallError,
+    define_static_call,
+    static_call_query,
+    static_call_update,
+)
+
+TESTS = Path(__file__).resolve().parent
+SRC = TESTS.parent / "src"
+PROTOCOLS = range(pickle.HIGHEST_PROTOCOL + 1)
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+def test_round_trip_is_the_same_key(protocol: int) -> None:
+    for key in (_rt_pickled.trace, _rt_pickled.doubler, _rt_pickled.Service.hook):
+        assert pickle.loads(pickle.dumps(key, protocol)) is key
+    holder = pickle.loads(pickle.dumps(_rt_pickled.holder, protocol))
+    assert holder["keys"] == _rt_pickled.holder["keys"]
+    assert all(a is b for a, b in zip(holder["keys"], _rt_pickled.holder["keys"]))
+    assert holder["bound"]() == 42
+
+
+def test_the_pickle_holds_the_name_not_the_target() -> None:
+    data = pickle.dumps(_rt_pickled.trace, 4)
+    assert b"_rt_pickled" in data and b"trace" in data
+    assert b"on_item" not in data  # neither the prototype nor a target travels
+    old = static_call_update(_rt_pickled.doubler, lambda x: x)
+    try:
+        assert b"lambda" not in pickle.dumps(_rt_pickled.doubler)
+    finally:
+        static_call_update(_rt_pickled.doubler, old)
+
+
+CHILD = """
+    import pickle, sys
+    from staticcall import static_call_query, static_call_update
+    import _rt_pickled
+
+    holder = pickle.loads(sys.stdin.buffer.read())
+    keys = holder["keys"]
+    assert keys[0] is _rt_pickled.trace and keys[2] is _rt_pickled.Service.hook
+    # the child's own keys, with the child's targets
+    assert static_call_query(keys[1]) is _rt_pickled.double
+    results = [holder["bound"](), keys[1](5), keys[2](1)]
+    static_call_update(_rt_pickled.doubler, lambda x: -x)
+    results.append(holder["bound"]())
+    print(results)
+"""
+
+
+def test_objects_holding_keys_cross_process_boundaries() -> None:
+    # the parent's target is not what the child sees: keys travel by name
+    old = static_call_update(_rt_pickled.doubler, lambda x: 0)
+    try:
+        data = pickle.dumps(_rt_pickled.holder)
+    finally:
+        static_call_update(_rt_pickled.doubler, old)
+    path = os.pathsep.join([str(SRC), str(TESTS), os.environ.get("PYTHONPATH", "")])
+    result = subprocess.run([sys.executable, "-c", textwrap.dedent(CHILD)], input=data,
+                            env={**os.environ, "PYTHONPATH": path}, capture_output=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr.decode()
+    assert result.stdout.decode().strip() == "[42, 10, 2, -21]"
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+def test_a_key_not_found_by_name_refuses_to_pickle(protocol: int) -> None:
+    local = _rt_pickled.make_local_key()
+    for error in (StaticCallError, pickle.PicklingError):
+        with pytest.raises(error, match="'local_key'.*_rt_pickled"):
+            pickle.dumps(local, protocol)
+    here = define_static_call(len, name="defined_in_a_test")
+    with pytest.raises(StaticCallError, match="defined_in_a_test"):
+        pickle.dumps({"k": here}, protocol)
+    assert static_call_query(here) is len
+
+
+def test_copies_are_the_key_itself() -> None:
+    key = _rt_pickled.doubler
+    assert copy.copy(key) is key and copy.deepcopy([key])[0] is key

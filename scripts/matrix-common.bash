@@ -6,7 +6,7 @@
 #
 # Expects $here (the repository) to be the current directory; defines
 #   RUNS, pyenv_python, run_names, select_runs (-> selected), enter_private_namespace,
-#   prepare_interpreters (-> chroot_root, mounted, chroot_error), unmount_chroot.
+#   prepare_interpreters (-> chroot_root, mounted, chroot_error), unmount_chroot, crash_where.
 
 # ---------------------------------------------------------------------------------------
 # The runs: name | where (host or chroot) | interpreter | venv | expectation | PYTHON_JIT
@@ -132,4 +132,13 @@ unmount_chroot() {  # program-name
             || echo "$1: could not unmount $mounted" >&2
         mounted=""
     fi
+}
+
+# The innermost test function (else frame in tests/) in the stack of the log's
+# "Fatal Python error" (faulthandler's output), as tests/<file>::<function>.
+crash_where() {  # log
+    local frames
+    frames=$(sed -n '/Fatal Python error/,$p' "$1" \
+        | sed -n 's|^ *File "[^"]*/\(tests/[^"]*\)", line [0-9]* in \(.*\)$|\1::\2|p')
+    grep -m 1 '::test' <<<"$frames" || head -n 1 <<<"$frames"
 }

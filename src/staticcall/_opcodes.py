@@ -146,10 +146,8 @@ def stack_effect(instr: Any, jump: bool) -> tuple[int, int]:
     return max(0, -net), max(0, net)
 
 
-
-_jit: Any = getattr(sys, "_jit", None)
 #: CPython's JIT tracer race (gh-157740): under 3.15's JIT, two threads running one loop can
 #: crash the interpreter (SIGSEGV in ``_PyJit_translate_single_bytecode_to_trace``). No 3.15
 #: release has the fix (python/cpython#157855; 3.15.2 lacks it): once one does, add
 #: ``and sys.version_info < (3, 15, N)``.
-JIT_TRACER_RACE = PY == (3, 15) and _jit is not None and bool(_jit.is_enabled())
+JIT_TRACER_RACE = PY == (3, 15) and JIT

@@ -5,6 +5,9 @@ main thread keeps changing what that call reaches.
 thread calls ``static_call_update(K, ...)`` with t1, t2, t3 in turn.
 ``--mode baseline``: the same without staticcall: the loop calls a plain global ``T(x)``
 and the main thread rebinds ``T``.
+``--targets shapes``: the changes also change the site's shape: the loop calls
+``static_call_cond(K)(x)`` and the targets are t1, NULL (``None``) and RET0 (the baseline:
+t1 and functions returning None and 0).
 
 After ``--iterations`` changes the main thread lets the workers run on alone until
 ``--min-seconds`` have passed since they started (the baseline's changes take almost no
@@ -41,6 +44,14 @@ def t_final(x: int) -> tuple[str, int]:
     return ("final", x)
 
 
+def t_none(x: int) -> None:
+    return None
+
+
+def t_ret0(x: int) -> int:
+    return 0
+
+
 TARGETS = (t1, t2, t3)
 T = t1  # the baseline's plain global
 
@@ -55,7 +66,7 @@ def baseline_work(n: int, x: int) -> list[Any]:
 #: The library's loop, as in the reproducer of gh-157740: run with exec() by library mode
 #: only, so that the baseline never imports staticcall.
 LIBRARY_SOURCE = """
-from staticcall import define_static_call, static_call, static_calls
+from staticcall import define_static_call, static_call, static_call_cond, static_calls
 
 K = define_static_call(t1, name="soak_pair")
 
@@ -63,7 +74,7 @@ K = define_static_call(t1, name="soak_pair")
 def work(n, x):
     acc = []
     for _ in range(n):
-        acc.append(static_call(K)(x))
+        acc.append(SITE(K)(x))
     return acc
 """
 
@@ -86,7 +97,7 @@ def worker(work: Any, state: State, after_final: int) -> None:
             acc = work(10, 0)
             if final:
                 checked += len(acc)
-                stale += sum(1 for r in acc if r[0] != "final")
+                stale += sum(1 for r in acc if r != ("final", 0))
                 if checked >= after_final:
                     break
     except BaseException as exc:  # reported by the main thread
@@ -99,6 +110,8 @@ def worker(work: Any, state: State, after_final: int) -> None:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--mode", choices=("library", "baseline"), required=True)
+    ap.add_argument("--targets", choices=("functions", "shapes"), default="functions",
+                    help="functions: t1, t2, t3; shapes: t1, NULL, RET0 (functions)")
     ap.add_argument("--iterations", type=int, default=3000,
                     help="changes the main thread makes before the final one (3000)")
     ap.add_argument("--threads", type=int, default=4, help="worker threads (4)")
@@ -110,17 +123,23 @@ def main(argv: list[str] | None = None) -> int:
                     help="calls each worker checks after the final change (200)")
     args = ap.parse_args(argv)
 
+    targets: tuple[Any, ...] = TARGETS
     if args.mode == "library":
-        from staticcall import static_call_update
+        from staticcall import static_call_return0, static_call_update
 
+        site = "static_call" if args.targets == "functions" else "static_call_cond"
         ns: dict[str, Any] = {"t1": t1}
-        exec(compile(LIBRARY_SOURCE, "<soak_pair library>", "exec"), ns)
+        exec(compile(LIBRARY_SOURCE.replace("SITE", site), "<soak_pair library>", "exec"), ns)
         work, key = ns["work"], ns["K"]
+        if args.targets == "shapes":
+            targets = (t1, None, static_call_return0)
 
         def change(target: Any) -> None:
             static_call_update(key, target)
     else:
         work = baseline_work
+        if args.targets == "shapes":
+            targets = (t1, t_none, t_ret0)
 
         def change(target: Any) -> None:
             global T
@@ -135,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     for t in threads:
         t.start()
     for i in range(args.iterations):
-        change(TARGETS[i % 3])
+        change(targets[i % 3])
     changing = time.perf_counter() - t0
     while time.perf_counter() - t0 < args.min_seconds:
         time.sleep(0.01)
@@ -147,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
     stuck = [t.name for t in threads if t.is_alive()]
     jit = getattr(sys, "_jit", None)
     print(f"soak_pair: mode={args.mode} stale={state.stale} checked={state.checked} "
-          f"iterations={args.iterations} threads={args.threads} "
+          f"targets={args.targets} iterations={args.iterations} threads={args.threads} "
           f"jit={bool(jit and jit.is_enabled())} changing={changing:.2f}s "
           f"total={time.perf_counter() - t0:.2f}s",
           flush=True)

@@ -19,9 +19,10 @@ from _lu_util import TIMEOUT, loop_threads
 SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "soak_pair.py"
 
 
+@pytest.mark.parametrize("targets", ["functions", "shapes"])
 @pytest.mark.parametrize("mode", ["library", "baseline"])
-def test_soak_pair_sees_no_stale_result(mode: str) -> None:
-    cmd = [sys.executable, str(SCRIPT), "--mode", mode, "--iterations", "300",
+def test_soak_pair_sees_no_stale_result(mode: str, targets: str) -> None:
+    cmd = [sys.executable, str(SCRIPT), "--mode", mode, "--targets", targets, "--iterations", "300",
            "--threads", str(loop_threads(4)), "--min-seconds", "0.05", "--after-final", "50"]
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=TIMEOUT * 4)
     assert r.returncode == 0, r.stdout + r.stderr

@@ -8,6 +8,7 @@
   ``staticcall`` names and the keys passed in, so each test gets its own keys and sites.
 - :class:`Worker`: a daemon thread whose exception (if any) is re-raised on a bounded
   join, so that no test can hang or lose a failure in another thread.
+- :func:`loop_threads`: how many threads a test may run over one hot loop.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import Any, Callable
 import staticcall
 from staticcall import (
     StaticCallNullError,
+    _opcodes,
     _patch,
     static_call,
     static_call_cond,
@@ -230,3 +232,14 @@ def wait_until(predicate: Callable[[], bool], timeout: float = TIMEOUT,
 
 def env_flag(name: str) -> bool:
     return os.environ.get(name, "") not in ("", "0")
+
+
+def loop_threads(default: int) -> int:
+    """How many threads a test runs over one loop at once: ``default``, but one on an
+    interpreter with CPython's JIT tracer race (``_opcodes.JIT_TRACER_RACE``, gh-157740),
+    which crashes there with or without staticcall; one thread cannot race. The environment
+    variable ``STATICCALL_STRESS_THREADS`` overrides both (``scripts/soak`` sets it)."""
+    forced = os.environ.get("STATICCALL_STRESS_THREADS", "")
+    if forced:
+        return max(1, int(forced))
+    return 1 if _opcodes.JIT_TRACER_RACE else default

@@ -11,6 +11,10 @@ site executes and "started" after: the site's result must come from one of the t
 set in between, and when no update was in flight, from exactly the current one. After
 the last update every thread must see the final targets. Any exception other than the
 ``StaticCallNullError`` of a NULL site fails the test.
+
+Where CPython's JIT tracer race (gh-157740) crashes threads that run one loop, with or
+without staticcall, each test runs one thread per loop (``loop_threads``); ``scripts/soak``
+runs the many-thread variant there (``STATICCALL_STRESS_THREADS``).
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from _lu_util import (
     assert_live,
     build,
     kind,
+    loop_threads,
     name_of,
 )
 from staticcall import (
@@ -98,7 +103,7 @@ SITES = [("plain", 0), ("cond", 0), ("keycall", 1), ("cond_slow_args", 1),
          ("plain_slow_args", 0), ("star", 1), ("loop", 0), ("method", 1), ("gen", 0)]
 
 UPDATES = 6000
-CALLERS = 3
+CALLERS = loop_threads(3)
 AFTER_FINAL = 50
 
 
@@ -241,7 +246,8 @@ def test_concurrent_updaters_serialise(fast_switching: None) -> None:
     keys = [define_static_call_null(name=f"ser{i}") for i in range(2)]
     ns = build(SOURCE, K0=keys[0], K1=keys[1])
     targets = list(ALL.values())
-    barrier = threading.Barrier(4, timeout=TIMEOUT)
+    n_updaters = loop_threads(4)
+    barrier = threading.Barrier(n_updaters, timeout=TIMEOUT)
 
     def updater(seed: int) -> list[Any]:
         rnd = random.Random(seed)
@@ -253,7 +259,7 @@ def test_concurrent_updaters_serialise(fast_switching: None) -> None:
                 static_call_update(rnd.choice(keys), rnd.choice(targets))
         return []
 
-    workers = [Worker(updater, s, name=f"ser-{s}") for s in range(4)]
+    workers = [Worker(updater, s, name=f"ser-{s}") for s in range(n_updaters)]
     for w in workers:
         w.start()
     for w in workers:

@@ -47,6 +47,11 @@ JIT = hasattr(sys, "_clear_internal_caches") and _jit_enabled()
 #: a site reads a slot of its own holder object instead (``LOAD_CONST holder;
 #: LOAD_ATTR target``), which pushes a new reference and is read afresh by traces.
 TARGET_IN_HOLDER = PY >= (3, 15) or JIT
+#: CPython's JIT tracer race (gh-157740): under 3.15's JIT, two threads running one loop can
+#: crash the interpreter (SIGSEGV in ``_PyJit_translate_single_bytecode_to_trace``), with or
+#: without staticcall; the tests then run one thread per loop. No 3.15 release has the fix
+#: (python/cpython#157855; 3.15.2 lacks it): once one does, bound ``sys.version_info`` here.
+JIT_TRACER_RACE = PY == (3, 15) and JIT
 
 #: Whether the NULL of a call goes below the callable (3.11, 3.12) or above it.
 NULL_BELOW = PY < (3, 13)

@@ -137,10 +137,10 @@ class _Named:
         # by reference, as functions pickle: module and qualified name, resolved at load
         module = self.__dict__["__module__"]
         qualname = self._qualname()
-        obj: Any = sys.modules.get(module)
-        for part in (qualname or "").split("."):
-            obj = getattr(obj, part, None) if part else None
-        if qualname is None or obj is not self:
+        if qualname is None or _lookup(module, qualname) is not self:
+            qualname = self.__dict__["_found_qualname"] or _find_name(self, module)
+            self.__dict__["_found_qualname"] = qualname
+        if qualname is None or _lookup(module, qualname) is not self:
             import pickle
 
             raise pickle.PicklingError(
@@ -153,6 +153,13 @@ class _Named:
 
     def __deepcopy__(self, memo: Any) -> Any:
         return self
+
+
+def _lookup(module: str, qualname: str) -> Any:
+    obj: Any = sys.modules.get(module)
+    for part in qualname.split("."):
+        obj = getattr(obj, part, None)
+    return obj
 
 
 def _by_reference(module: str, qualname: str) -> Any:

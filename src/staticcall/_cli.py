@@ -241,6 +241,24 @@ def _site_text(rec: Any) -> str:
     return f"{text} in {function}" if function else text
 
 
+class _Raw:
+    """An annotation shown as written (string annotations print without quotes)."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+def _show_signature(sig: Any) -> str:
+    def raw(annotation: Any) -> Any:
+        return _Raw(annotation) if isinstance(annotation, str) else annotation
+
+    params = [p.replace(annotation=raw(p.annotation)) for p in sig.parameters.values()]
+    return str(sig.replace(parameters=params, return_annotation=raw(sig.return_annotation)))
+
+
 def tracepoint_dict(tp: Any) -> dict[str, Any]:
     from ._static_keys import _find_name
 
@@ -249,7 +267,7 @@ def tracepoint_dict(tp: Any) -> dict[str, Any]:
         "name": tp.name,
         "module": tp.__module__,
         "qualname": _find_name(tp, tp.__module__) or tp.__qualname__,
-        "prototype": None if proto is None else str(proto),
+        "prototype": None if proto is None else _show_signature(proto),
         "enabled": bool(tp._tp_key.enabled),
         "probes": [_callable_name(p) for p in tp.probes],
         "sites": [_site_text(rec) for rec in list(tp._tp_sites.values())],

@@ -243,7 +243,7 @@ class Tracepoint(_TracepointBase[F], _Named):
 def define_tracepoint(prototype: F, *, name: str | None = None) -> Tracepoint[F]: ...
 @overload
 def define_tracepoint(prototype: None, *,
-                      name: str | None = None) -> Tracepoint[Callable[..., None]]: ...
+                      name: str | None = None) -> Tracepoint[Callable[..., Any]]: ...
 
 
 def define_tracepoint(prototype: Any, *, name: str | None = None) -> Tracepoint[Any]:
@@ -424,7 +424,7 @@ def tracepoint_enabled(tp: Tracepoint[Any]) -> bool:
     return _as_tracepoint(tp, "tracepoint_enabled")._tp_key.enabled
 
 
-def tracepoint_probes(tp: Tracepoint[Any]) -> tuple[Any, ...]:
+def tracepoint_probes(tp: Tracepoint[F]) -> tuple[F, ...]:
     """The attached probes, in the order they run."""
     return _as_tracepoint(tp, "tracepoint_probes")._tp_probes
 

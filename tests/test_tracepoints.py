@@ -607,3 +607,23 @@ def test_cli_module_without_tracepoints_and_missing_module(
 def _no_leftover_hooks() -> Any:
     yield
     assert tpm._on_target_change is None and sk._on_state_change is None
+
+
+def test_unwrapping_a_tracepoint_gives_nothing_that_goes_stale() -> None:
+    import functools
+
+    tp = define_tracepoint(item)
+    rec = Recorder()
+    register_probe(tp, rec.probe("a"))
+    assert tp.func is tp and tp.args == () and tp.keywords == {}
+    held = functools.partial(tp, 1)
+    register_probe(tp, rec.probe("b"))
+    tp.func(1, "x")
+    held("y")
+    assert rec.log == [("a", (1, "x"), {}), ("b", (1, "x"), {}),
+                       ("a", (1, "y"), {}), ("b", (1, "y"), {})]
+
+
+def test_the_type_is_generic_at_run_time() -> None:
+    alias = Tracepoint[Callable[[int, str], None]]
+    assert alias.__origin__ is Tracepoint  # type: ignore[attr-defined]

@@ -220,6 +220,21 @@ class Tracepoint(_TracepointBase[F], _Named):
         n = len(self._tp_probes)
         return f"<Tracepoint {self.name!r}, {n} probe{'s' if n != 1 else ''}>"
 
+    # What partial exposes would be the probe list of the moment: whoever unwraps a
+    # tracepoint (``.func``, ``.args``, ``.keywords``) gets the tracepoint itself, which
+    # always calls the current probes.
+    @property
+    def func(self) -> Tracepoint[F]:
+        return self
+
+    @property
+    def args(self) -> tuple[()]:
+        return ()
+
+    @property
+    def keywords(self) -> dict[str, Any]:
+        return {}
+
     __reduce__ = _Named.__reduce__
     __copy__ = _Named.__copy__
     __deepcopy__ = _Named.__deepcopy__

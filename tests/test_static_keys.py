@@ -479,3 +479,28 @@ def test_pickle_in_another_process(tp_mod: Any, tmp_path: Path) -> None:
 def _no_leftover_hooks() -> Iterator[None]:
     yield
     assert sk._on_state_change is None
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs os.fork")
+@pytest.mark.filterwarnings("ignore:.*multi-threaded.*:DeprecationWarning")
+def test_a_pending_deferred_decrement_is_applied_in_a_forked_child() -> None:
+    import os
+
+    key = define_static_key_deferred_false(0.05, name="forked")
+    static_branch_inc(key)
+    static_branch_slow_dec_deferred(key)
+    r, w = os.pipe()
+    with UPDATE_LOCK:  # held across the fork: no other thread holds it then
+        pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        ok = wait_for(lambda: not static_key_enabled(key))
+        os.write(w, b"1" if ok else b"0")
+        os._exit(0)
+    os.close(w)
+    try:
+        assert os.read(r, 1) == b"1"
+    finally:
+        os.close(r)
+        os.waitpid(pid, 0)
+    static_key_deferred_flush(key)
+    assert not static_key_enabled(key)

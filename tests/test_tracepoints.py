@@ -627,3 +627,14 @@ def test_unwrapping_a_tracepoint_gives_nothing_that_goes_stale() -> None:
 def test_the_type_is_generic_at_run_time() -> None:
     alias = Tracepoint[Callable[[int, str], None]]
     assert alias.__origin__ is Tracepoint  # type: ignore[attr-defined]
+
+
+def test_calls_bind_to_the_prototype_even_with_no_probe() -> None:
+    tp = define_tracepoint(item)
+    with pytest.raises(TypeError):
+        tp(1)  # type: ignore[call-arg]
+    with pytest.raises(TypeError):
+        tp(1, "x", 3)  # type: ignore[call-arg]
+    assert tp(index=1, value="x") is None
+    free = define_tracepoint(None, name="free")
+    assert free(1, 2, 3, x=4) is None

@@ -20,6 +20,7 @@ For the rewriter:
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 import types
@@ -414,11 +415,7 @@ def static_branch_slow_dec_deferred(key: StaticKey) -> None:
             return
         k.__dict__["_sk_pending"] += 1
         if k._sk_timer is None:
-            timer = threading.Timer(k._sk_timeout, _deferred_expired, (k,))
-            timer.daemon = True
-            timer.name = f"staticcall deferred {k.name}"
-            k.__dict__["_sk_timer"] = timer
-            timer.start()
+            _start_timer(k, k._sk_timeout)
 
 
 def _apply_pending(key: StaticKey) -> None:
@@ -441,6 +438,26 @@ def _deferred_expired(key: StaticKey) -> None:
             warnings.warn(StaticCallWarning(
                 f"static key {key.name!r}: deferred decrement failed, still pending: {exc}"),
                 stacklevel=1)
+
+
+def _start_timer(key: StaticKey, timeout: float) -> None:
+    timer = threading.Timer(timeout, _deferred_expired, (key,))
+    timer.daemon = True
+    timer.name = f"staticcall deferred {key.name}"
+    key.__dict__["_sk_timer"] = timer
+    timer.start()
+
+
+def _restart_timers_after_fork() -> None:
+    # A forked child has none of the parent's threads: pending deferred decrements get
+    # a timer of their own (the whole delay again).
+    for key in all_static_keys():
+        if key._sk_timer is not None:
+            _start_timer(key, key._sk_timeout or 0.0)
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_restart_timers_after_fork)
 
 
 def static_key_deferred_flush(key: StaticKey) -> None:

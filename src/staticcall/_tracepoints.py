@@ -109,7 +109,7 @@ def _factory(params: tuple[str, ...] | None, count: int) -> Callable[..., Callab
         while params and any(p.startswith(prefix) for p in params):
             prefix = "_" + prefix
         probes = [f"{prefix}{i}" for i in range(count)]
-        calls = "".join(f"        {p}({body})\n" for p in probes)
+        calls = "".join(f"        {p}({body})\n" for p in probes) or "        pass\n"
         src = (f"def factory({', '.join(probes)}):\n"
                f"    def probes({head}):\n"
                f"{calls}"
@@ -182,6 +182,7 @@ class Tracepoint(_TracepointBase[F], _Named):
         _tp_target: Any
         _tp_key: StaticKey
         _tp_sites: dict[int, Any]
+        _tp_idle: Callable[..., None]
 
     def __new__(cls, *args: Any, **kwargs: Any) -> Tracepoint[F]:
         raise TypeError("create tracepoints with define_tracepoint()")
@@ -203,6 +204,10 @@ class Tracepoint(_TracepointBase[F], _Named):
             _P("args", _P.VAR_POSITIONAL), _P("kwargs", _P.VAR_KEYWORD)])
         d["__doc__"] = getattr(prototype, "__doc__", None) if prototype is not None else None
         d["_tp_params"] = _simple_parameters(sig)
+        # with no probe, calls still bind to the prototype's parameters (when simple)
+        d["_tp_idle"] = idle = _factory(d["_tp_params"], 0)()
+        idle.__qualname__ = f"tracepoint({name or 'anonymous'}).no_probe"
+        functools.partial.__setstate__(self, (idle, (), None, d))  # type: ignore[attr-defined, unused-ignore]
         d["_tp_probes"] = ()
         d["_tp_target"] = None
         d["_tp_sites"] = {}  # filled by the rewriter
@@ -368,7 +373,7 @@ def _set_probes(tp: Tracepoint[Any], probes: tuple[Any, ...]) -> None:
     old = tp._tp_target
     if not probes:
         new: Any = None
-        runtime: Callable[..., Any] = _no_probe
+        runtime: Callable[..., Any] = tp._tp_idle
     else:
         runtime = _generate(tp, probes)
         new = probes[0] if len(probes) == 1 else runtime

@@ -228,7 +228,7 @@ def test_kernel_define_aliases() -> None:
 
 def test_concurrent_inc_dec_keep_an_exact_count(hook_calls: list[Any]) -> None:
     key = define_static_key_false(name="threads")
-    n_threads, rounds = 8, 500
+    n_threads, rounds = 8, 2000
     barrier = threading.Barrier(n_threads)
     errors: list[BaseException] = []
 
@@ -245,10 +245,15 @@ def test_concurrent_inc_dec_keep_an_exact_count(hook_calls: list[Any]) -> None:
             errors.append(exc)
 
     threads = [threading.Thread(target=worker) for _ in range(n_threads)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        sys.setswitchinterval(interval)
     assert not errors
     assert static_key_count(key) == n_threads * rounds and static_key_enabled(key)
     for _ in range(n_threads * rounds):

@@ -638,3 +638,25 @@ def test_calls_bind_to_the_prototype_even_with_no_probe() -> None:
     assert tp(index=1, value="x") is None
     free = define_tracepoint(None, name="free")
     assert free(1, 2, 3, x=4) is None
+
+
+def test_a_failing_undo_keeps_the_first_error_and_notes_the_second(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    tp = define_tracepoint(item)
+    calls: list[Any] = []
+
+    def on_target(tp: Any, old: Any, new: Any) -> None:
+        calls.append((old, new))
+        if new is None:
+            raise RuntimeError("undo refused")
+
+    def refuse(key: Any, enabled: bool) -> None:
+        raise RuntimeError("branch refused")
+
+    monkeypatch.setattr(tpm, "_on_target_change", on_target)
+    monkeypatch.setattr(sk, "_on_state_change", refuse)
+    probe = Recorder().probe("a")
+    with pytest.raises(StaticCallError, match="branch refused") as info:
+        register_probe(tp, probe)
+    assert any("undo refused" in note for note in getattr(info.value, "__notes__", []))
+    assert tracepoint_probes(tp) == () and not tracepoint_enabled(tp)

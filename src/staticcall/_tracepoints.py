@@ -391,19 +391,25 @@ def _set_probes(tp: Tracepoint[Any], probes: tuple[Any, ...]) -> None:
             raise StaticCallError(f"tracepoint {tp.name!r}: its sites could not be "
                                   f"retargeted: {exc}") from exc
 
+    def undo(exc: BaseException, step: Callable[[], None]) -> None:
+        try:
+            step()
+        except Exception as failed:  # keep the first error; say the undo failed too
+            exc.add_note(f"undoing the first step failed too: {failed!r}")
+
     if old is None and new is not None:
         retarget(None, new)
         try:
             _set_state(key, True)
-        except BaseException:
-            retarget(new, None)
+        except BaseException as exc:
+            undo(exc, lambda: retarget(new, None))
             raise
     elif new is None and old is not None:
         _set_state(key, False)
         try:
             retarget(old, None)
-        except BaseException:
-            _set_state(key, True)
+        except BaseException as exc:
+            undo(exc, lambda: _set_state(key, True))
             raise
     else:
         retarget(old, new)

@@ -16,6 +16,8 @@ For the rewriter:
   key is about to take, only when it differs from the current one. If it raises, it must
   have left every site as it was; the key then keeps its state and count, and the error
   reaches the caller (as ``StaticCallError``).
+- a site recorded later must be recorded under ``UPDATE_LOCK`` and laid out for the
+  state read then (``static_key_enabled(key)``), so that no change falls in between.
 """
 
 from __future__ import annotations

@@ -21,9 +21,12 @@ calls their hook), in the order that keeps every site correct at every moment:
 
 If a step raises, the steps already taken are undone, nothing changes and the error
 reaches the caller. A site is recorded (in ``tp._tp_sites``) under ``UPDATE_LOCK`` and
-laid out for ``tp._tp_key``'s state and ``tp._tp_target`` as read then. The runtime path (calling ``tp(args)`` in code that is not rewritten)
-needs none of this: a tracepoint is a ``functools.partial`` whose function is a no-op
-with no probe, else a generated function that calls every probe and returns ``None``.
+laid out for ``tp._tp_key``'s state and ``tp._tp_target`` as read then.
+
+The runtime path (calling ``tp(args)`` in code that is not rewritten) needs none of
+this: a tracepoint is a ``functools.partial`` whose function is a no-op (with the
+prototype's parameters) with no probe, else a generated function that calls every probe
+and returns ``None``.
 """
 
 from __future__ import annotations

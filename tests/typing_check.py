@@ -133,3 +133,61 @@ hot_too: Callable[[int], int] = hot
 cold_too: Callable[[int], int] = cold
 hot("x")  # mypy-error: arg-type
 cold("x")  # mypy-error: arg-type
+
+
+# Static keys: plain objects; the branch functions take a StaticKey and return bool.
+from staticcall import (  # noqa: E402
+    DEFINE_STATIC_KEY_TRUE,
+    DEFINE_TRACE,
+    StaticKey,
+    Tracepoint,
+    define_static_key_deferred_false,
+    define_static_key_false,
+    define_tracepoint,
+    register_probe,
+    static_branch_inc,
+    static_branch_slow_dec_deferred,
+    static_branch_unlikely,
+    static_key_count,
+    static_key_slow_inc,
+    tracepoint_enabled,
+    tracepoint_probes,
+    unregister_probe,
+)
+
+switch_key = define_static_key_false()
+reveal_type(switch_key)  # reveal: staticcall._static_keys.StaticKey
+assert_type(static_branch_unlikely(switch_key), bool)
+static_branch_unlikely(3)  # mypy-error: arg-type
+static_branch_inc("switch")  # mypy-error: arg-type
+kernel_key: StaticKey = DEFINE_STATIC_KEY_TRUE("kernel_key")
+static_key_slow_inc(kernel_key)
+assert_type(static_key_count(kernel_key), int)
+lazy_key = define_static_key_deferred_false(0.5)
+static_branch_slow_dec_deferred(lazy_key)
+define_static_key_deferred_false("soon")  # mypy-error: arg-type
+
+
+# Tracepoints are generic in the prototype's type: probes and calls are checked.
+def wide_probe(index: int, value: str, extra: int = 0) -> None:
+    pass
+
+
+item_tp = define_tracepoint(log_item)
+reveal_type(item_tp)  # reveal: staticcall._tracepoints.Tracepoint[def (index: int, value: str)]
+typed_tp: Tracepoint[Callable[[int, str], None]] = define_tracepoint(log_item)
+register_probe(item_tp, log_item)
+register_probe(item_tp, wide_probe)
+register_probe(item_tp, lambda i, v: None)
+register_probe(item_tp, by_length)  # mypy-error: misc
+unregister_probe(item_tp, by_length)  # mypy-error: misc
+item_tp(1, "one")
+item_tp("one", 1)  # mypy-error: arg-type
+assert_type(item_tp(1, "one"), None)
+reveal_type(tracepoint_probes(item_tp))  # reveal: tuple[def (index: int, value: str), ...]
+assert_type(tracepoint_enabled(item_tp), bool)
+kernel_tp = DEFINE_TRACE("item", log_item)
+reveal_type(kernel_tp)  # reveal: staticcall._tracepoints.Tracepoint[def (index: int, value: str)]
+free_tp = define_tracepoint(None, name="free")
+register_probe(free_tp, by_length)
+free_tp(1, 2, anything=3)

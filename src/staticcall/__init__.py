@@ -11,13 +11,26 @@ from typing import Any, TextIO
 
 from ._aliases import (
     DECLARE_STATIC_CALL,
+    DECLARE_TRACE,
     DEFINE_STATIC_CALL,
     DEFINE_STATIC_CALL_NULL,
     DEFINE_STATIC_CALL_RET0,
+    DEFINE_STATIC_KEY_DEFERRED_FALSE,
+    DEFINE_STATIC_KEY_DEFERRED_TRUE,
+    DEFINE_STATIC_KEY_FALSE,
+    DEFINE_STATIC_KEY_TRUE,
+    DEFINE_TRACE,
     EXPORT_STATIC_CALL,
     EXPORT_STATIC_CALL_GPL,
     EXPORT_STATIC_CALL_TRAMP,
     EXPORT_STATIC_CALL_TRAMP_GPL,
+    jump_label_rate_limit,
+    static_branch_deferred_inc,
+    static_key_disable,
+    static_key_enable,
+    static_key_slow_dec,
+    static_key_slow_dec_deferred,
+    static_key_slow_inc,
 )
 from ._decorator import static_calls
 from ._errors import (
@@ -39,6 +52,31 @@ from ._keys import (
     static_call_return0,
 )
 from ._sites import Site, static_call_sites
+from ._static_keys import (
+    StaticKey,
+    define_static_key_deferred_false,
+    define_static_key_deferred_true,
+    define_static_key_false,
+    define_static_key_true,
+    static_branch_dec,
+    static_branch_disable,
+    static_branch_enable,
+    static_branch_inc,
+    static_branch_likely,
+    static_branch_slow_dec_deferred,
+    static_branch_unlikely,
+    static_key_count,
+    static_key_deferred_flush,
+    static_key_enabled,
+)
+from ._tracepoints import (
+    Tracepoint,
+    define_tracepoint,
+    register_probe,
+    tracepoint_enabled,
+    tracepoint_probes,
+    unregister_probe,
+)
 from ._update import static_call_override, static_call_update, static_call_update_many
 
 __version__ = "0.1.0"
@@ -79,6 +117,40 @@ __all__ = [
     "EXPORT_STATIC_CALL_TRAMP",
     "EXPORT_STATIC_CALL_TRAMP_GPL",
     "__static_call_return0",
+    "StaticKey",
+    "Tracepoint",
+    "define_static_key_deferred_false",
+    "define_static_key_deferred_true",
+    "define_static_key_false",
+    "define_static_key_true",
+    "define_tracepoint",
+    "register_probe",
+    "static_branch_dec",
+    "static_branch_disable",
+    "static_branch_enable",
+    "static_branch_inc",
+    "static_branch_likely",
+    "static_branch_slow_dec_deferred",
+    "static_branch_unlikely",
+    "static_key_count",
+    "static_key_deferred_flush",
+    "static_key_enabled",
+    "tracepoint_enabled",
+    "tracepoint_probes",
+    "unregister_probe",
+    "DECLARE_TRACE",
+    "DEFINE_STATIC_KEY_DEFERRED_FALSE",
+    "DEFINE_STATIC_KEY_DEFERRED_TRUE",
+    "DEFINE_STATIC_KEY_FALSE",
+    "DEFINE_STATIC_KEY_TRUE",
+    "DEFINE_TRACE",
+    "jump_label_rate_limit",
+    "static_branch_deferred_inc",
+    "static_key_disable",
+    "static_key_enable",
+    "static_key_slow_dec",
+    "static_key_slow_dec_deferred",
+    "static_key_slow_inc",
 ]
 
 

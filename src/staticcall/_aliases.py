@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, TypeVar
 
 from ._exports import StaticCallHandle, declare_static_call, export_static_call
 from ._keys import UNSET, StaticCall, StaticCall as _Key, _defining_module, prototype_for
@@ -48,3 +48,76 @@ def EXPORT_STATIC_CALL_TRAMP(key: StaticCall[Any]) -> StaticCallHandle:
 
 def EXPORT_STATIC_CALL_TRAMP_GPL(key: StaticCall[Any]) -> StaticCallHandle:
     return export_static_call(key, tramp=True, gpl=True)
+
+
+# --------------------------------------------------------------------------------------
+# Static keys (include/linux/jump_label.h, jump_label_ratelimit.h) and tracepoints
+# (include/linux/tracepoint.h).
+# --------------------------------------------------------------------------------------
+
+from ._static_keys import (  # noqa: E402
+    StaticKey,
+    define_static_key_false as _define_false,
+    define_static_key_true as _define_true,
+    static_branch_dec,
+    static_branch_disable,
+    static_branch_enable,
+    static_branch_inc,
+    static_branch_slow_dec_deferred,
+    static_key_set_timeout,
+)
+from ._tracepoints import Tracepoint, define_tracepoint  # noqa: E402
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def DEFINE_STATIC_KEY_FALSE(name: str) -> StaticKey:
+    """``DEFINE_STATIC_KEY_FALSE(name)``: a static key named ``name``, initially disabled."""
+    return _define_false(name=name)
+
+
+def DEFINE_STATIC_KEY_TRUE(name: str) -> StaticKey:
+    """``DEFINE_STATIC_KEY_TRUE(name)``: a static key named ``name``, initially enabled."""
+    return _define_true(name=name)
+
+
+def DEFINE_STATIC_KEY_DEFERRED_FALSE(name: str, rl: float) -> StaticKey:
+    """``DEFINE_STATIC_KEY_DEFERRED_FALSE(name, rl)``: a deferred key, initially disabled;
+    ``rl`` is the delay in seconds (the kernel counts jiffies)."""
+    from ._static_keys import define_static_key_deferred_false
+
+    return define_static_key_deferred_false(rl, name=name)
+
+
+def DEFINE_STATIC_KEY_DEFERRED_TRUE(name: str, rl: float) -> StaticKey:
+    """``DEFINE_STATIC_KEY_DEFERRED_TRUE(name, rl)``: the same, initially enabled."""
+    from ._static_keys import define_static_key_deferred_true
+
+    return define_static_key_deferred_true(rl, name=name)
+
+
+#: ``static_key_enable(key)`` / ``static_key_disable(key)``: set the state.
+static_key_enable = static_branch_enable
+static_key_disable = static_branch_disable
+#: ``static_key_slow_inc(key)`` / ``static_key_slow_dec(key)``: the reference count.
+static_key_slow_inc = static_branch_inc
+static_key_slow_dec = static_branch_dec
+#: ``static_key_slow_dec_deferred(key)`` and ``static_branch_deferred_inc(key)``.
+static_key_slow_dec_deferred = static_branch_slow_dec_deferred
+static_branch_deferred_inc = static_branch_inc
+
+
+def jump_label_rate_limit(key: StaticKey, rl: float) -> None:
+    """``jump_label_rate_limit(key, rl)``: set a deferred key's delay (seconds)."""
+    static_key_set_timeout(key, rl)
+
+
+def DEFINE_TRACE(name: str, proto: _F) -> Tracepoint[_F]:
+    """``DEFINE_TRACE(name, proto)``: a tracepoint named ``name`` with prototype ``proto``."""
+    return define_tracepoint(proto, name=name)
+
+
+def DECLARE_TRACE(name: str, proto: _F) -> Tracepoint[_F]:
+    """``DECLARE_TRACE(name, proto)``: the same as ``DEFINE_TRACE`` (Python has no headers
+    to declare in)."""
+    return define_tracepoint(proto, name=name)

@@ -41,6 +41,15 @@ def _parser() -> argparse.ArgumentParser:
                     "rewriting for an undecorated function, as it is for a decorated one.")
     e.add_argument("target", metavar="MODULE:FUNCTION")
 
+    t = sub.add_parser(
+        "tracepoints", help="list tracepoints, their probes and their sites",
+        description="Import each MODULE and list the tracepoints defined in it (for a "
+                    "package: in it and its submodules imported by then), with their "
+                    "probes and recorded sites; with no MODULE, every tracepoint defined "
+                    "so far. The current directory is on the module search path.")
+    t.add_argument("modules", nargs="*", metavar="MODULE", help="a module name (pkg.mod)")
+    t.add_argument("--json", action="store_true", help="print the list as JSON")
+
     b = sub.add_parser(
         "bench", help="benchmark static-call sites against plain indirect calls",
         description="Measure, in this process, each way of making a replaceable call and "
@@ -212,6 +221,104 @@ def cmd_explain(args: argparse.Namespace, out: TextIO) -> int:
 
 
 # --------------------------------------------------------------------------------------
+# tracepoints
+# --------------------------------------------------------------------------------------
+
+def _callable_name(obj: Any) -> str:
+    module = getattr(obj, "__module__", None)
+    qualname = getattr(obj, "__qualname__", None)
+    if isinstance(module, str) and isinstance(qualname, str):
+        return f"{module}.{qualname}"
+    return repr(obj)
+
+
+def _site_text(rec: Any) -> str:
+    where = getattr(rec, "where", None)
+    if where is None and hasattr(rec, "filename") and hasattr(rec, "lineno"):
+        where = f"{_display_path(rec.filename)}:{rec.lineno}"
+    function = getattr(rec, "function", None)
+    text = str(where if where is not None else rec)
+    return f"{text} in {function}" if function else text
+
+
+class _Raw:
+    """An annotation shown as written (string annotations print without quotes)."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+def _show_signature(sig: Any) -> str:
+    def raw(annotation: Any) -> Any:
+        return _Raw(annotation) if isinstance(annotation, str) else annotation
+
+    params = [p.replace(annotation=raw(p.annotation)) for p in sig.parameters.values()]
+    return str(sig.replace(parameters=params, return_annotation=raw(sig.return_annotation)))
+
+
+def tracepoint_dict(tp: Any) -> dict[str, Any]:
+    from ._static_keys import _find_name
+
+    proto = tp.prototype
+    return {
+        "name": tp.name,
+        "module": tp.__module__,
+        "qualname": _find_name(tp, tp.__module__) or tp.__qualname__,
+        "prototype": None if proto is None else _show_signature(proto),
+        "enabled": bool(tp._tp_key.enabled),
+        "probes": [_callable_name(p) for p in tp.probes],
+        "sites": [_site_text(rec) for rec in list(tp._tp_sites.values())],
+    }
+
+
+def collect_tracepoints(modules: Sequence[str]) -> tuple[list[types.ModuleType], list[Any]]:
+    from ._tracepoints import all_tracepoints
+
+    _with_cwd_on_path()
+    mods = [import_module(name) for name in modules]
+    tps = all_tracepoints()
+    if mods:
+        names = [m.__name__ for m in mods]
+        tps = [tp for tp in tps
+               if any(tp.__module__ == n or tp.__module__.startswith(n + ".") for n in names)]
+    return mods, tps
+
+
+def cmd_tracepoints(args: argparse.Namespace, out: TextIO) -> int:
+    mods, tps = collect_tracepoints(args.modules)
+    where = ", ".join(m.__name__ for m in mods) if mods else "this process"
+    if args.json:
+        json.dump({"modules": [m.__name__ for m in mods],
+                   "tracepoints": [tracepoint_dict(tp) for tp in tps]}, out, indent=2)
+        out.write("\n")
+        return 0
+    if not tps:
+        out.write(f"no tracepoints defined in {where}\n")
+        return 0
+    for tp in tps:
+        d = tracepoint_dict(tp)
+        proto = d["prototype"] or "(no prototype)"
+        state = "enabled" if d["enabled"] else "disabled"
+        n = len(d["probes"])
+        out.write(f"{d['name']}  {d['module']}.{d['qualname']}  {proto}  {state}, "
+                  f"{n} probe{'s' if n != 1 else ''}\n")
+        for i, probe in enumerate(d["probes"], 1):
+            out.write(f"  probe {i}: {probe}\n")
+        if d["sites"]:
+            for site in d["sites"]:
+                out.write(f"  site: {site}\n")
+        else:
+            out.write("  no sites recorded (calls take the runtime path)\n")
+    enabled = sum(1 for tp in tps if tp._tp_key.enabled)
+    out.write(f"{len(tps)} tracepoint{'s' if len(tps) != 1 else ''} in {where}; "
+              f"{enabled} enabled\n")
+    return 0
+
+
+# --------------------------------------------------------------------------------------
 # bench
 # --------------------------------------------------------------------------------------
 
@@ -232,7 +339,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return 2
     out = sys.stdout
-    handler = {"sites": cmd_sites, "explain": cmd_explain, "bench": cmd_bench}[args.command]
+    handler = {"sites": cmd_sites, "explain": cmd_explain, "bench": cmd_bench,
+               "tracepoints": cmd_tracepoints}[args.command]
     try:
         return handler(args, out)
     except CLIError as exc:

@@ -1,0 +1,485 @@
+"""Static keys (the kernel's jump labels): the runtime side.
+
+A static key is a boolean whose value selects the direction of branches. The kernel
+patches each branch in place; here, until the rewriter patches branch *sites*, the
+runtime path answers ``static_branch_unlikely(key)`` with one C-level dictionary lookup.
+
+Every change of a key's state goes through :func:`_set_state`, under ``UPDATE_LOCK``:
+it calls the rewriter's hook (:data:`_on_state_change`) first, so that branch sites can
+be patched all-or-nothing, and publishes the new state only once the hook returned.
+
+For the rewriter:
+
+- ``key._sk_sites`` is a dict the rewriter may fill with its site records (it is not
+  read here);
+- ``_on_state_change(key, enabled)`` is called under ``UPDATE_LOCK`` with the state the
+  key is about to take, only when it differs from the current one. If it raises, it must
+  have left every site as it was; the key then keeps its state and count, and the error
+  reaches the caller (as ``StaticCallError``).
+- a site recorded later must be recorded under ``UPDATE_LOCK`` and laid out for the
+  state read then (``static_key_enabled(key)``), so that no change falls in between.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import types
+import warnings
+from typing import TYPE_CHECKING, Any, Callable
+
+from ._errors import StaticCallError, StaticCallWarning
+from ._keys import UPDATE_LOCK
+
+__all__ = [
+    "StaticKey",
+    "define_static_key_false",
+    "define_static_key_true",
+    "define_static_key_deferred_false",
+    "define_static_key_deferred_true",
+    "static_branch_unlikely",
+    "static_branch_likely",
+    "static_branch_enable",
+    "static_branch_disable",
+    "static_branch_inc",
+    "static_branch_dec",
+    "static_branch_slow_dec_deferred",
+    "static_key_deferred_flush",
+    "static_key_enabled",
+    "static_key_count",
+]
+
+#: Set by the rewriter: ``hook(key, enabled)``, called under ``UPDATE_LOCK`` before a
+#: key's state changes (see the module docstring). ``None``: no branch sites to patch.
+_on_state_change: Callable[[StaticKey, bool], None] | None = None
+
+
+class _StateTable(dict):  # type: ignore[type-arg]
+    """key -> its state (bool), the runtime path of every branch. Misses reject non-keys."""
+
+    def __missing__(self, obj: Any) -> bool:
+        raise TypeError(f"expected a StaticKey, not {type(obj).__name__}")
+
+
+_STATE = _StateTable()
+
+_OWN_MODULES = frozenset({"staticcall._static_keys", "staticcall._aliases",
+                          "staticcall._tracepoints"})
+
+
+def _defining_module() -> str:
+    """The module of the first frame outside this package's own modules."""
+    frame: types.FrameType | None = sys._getframe(1)
+    while frame is not None:
+        name = frame.f_globals.get("__name__", "")
+        if name not in _OWN_MODULES:
+            return str(name) or "__main__"
+        frame = frame.f_back
+    return "__main__"
+
+
+def _find_name(obj: object, module: str) -> str | None:
+    """The qualified name under which ``module`` holds ``obj`` (a global, or an
+    attribute of a class defined there), or ``None``."""
+    mod = sys.modules.get(module)
+    namespace = getattr(mod, "__dict__", None)
+    if not isinstance(namespace, dict):
+        return None
+    for name, value in list(namespace.items()):
+        if value is obj:
+            return str(name)
+    for name, value in list(namespace.items()):
+        if isinstance(value, type) and getattr(value, "__module__", None) == module:
+            for attr, member in list(vars(value).items()):
+                if member is obj:
+                    return f"{name}.{attr}"
+    return None
+
+
+class _Named:
+    """Naming shared by static keys and tracepoints: an explicit name, or the name the
+    defining module binds the object to (found when first needed)."""
+
+    _kind = "object"
+    _default_name = "anonymous"
+    __dict__: dict[str, Any]
+
+    def _init_name(self, name: str | None, module: str) -> None:
+        if name is not None and not isinstance(name, str):
+            raise TypeError(f"a {self._kind}'s name must be a str, not {type(name).__name__}")
+        self.__dict__["__module__"] = module
+        self.__dict__["_explicit_name"] = name
+        self.__dict__["_found_qualname"] = None
+
+    def _qualname(self) -> str | None:
+        if self._explicit_name is not None:
+            return str(self._explicit_name)
+        found = self.__dict__["_found_qualname"]
+        if found is None:
+            found = _find_name(self, self.__dict__["__module__"])
+            if found is not None:
+                self.__dict__["_found_qualname"] = found
+        return found  # type: ignore[no-any-return]
+
+    @property
+    def name(self) -> str:
+        """The name given at definition, else the name its module binds it to."""
+        qualname = self._qualname()
+        return qualname.rpartition(".")[2] if qualname else self._default_name
+
+    def __getattr__(self, attr: str) -> Any:
+        # __name__ and __qualname__ follow the name, like a function's
+        if attr == "__name__":
+            return self.name
+        if attr == "__qualname__":
+            return self._qualname() or self._default_name
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {attr!r}")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # by reference, as functions pickle: module and qualified name, resolved at load
+        module = self.__dict__["__module__"]
+        qualname = self._qualname()
+        if qualname is None or _lookup(module, qualname) is not self:
+            qualname = self.__dict__["_found_qualname"] or _find_name(self, module)
+            self.__dict__["_found_qualname"] = qualname
+        if qualname is None or _lookup(module, qualname) is not self:
+            import pickle
+
+            raise pickle.PicklingError(
+                f"{self._kind} {self.name!r} cannot be pickled: it is not reachable as "
+                f"{module}.{qualname or '<name>'} (pickling is by reference)")
+        return (_by_reference, (module, qualname))
+
+    def __copy__(self) -> Any:
+        return self
+
+    def __deepcopy__(self, memo: Any) -> Any:
+        return self
+
+
+def _lookup(module: str, qualname: str) -> Any:
+    obj: Any = sys.modules.get(module)
+    for part in qualname.split("."):
+        obj = getattr(obj, part, None)
+    return obj
+
+
+def _by_reference(module: str, qualname: str) -> Any:
+    """Unpickle a static key or tracepoint: import ``module``, follow ``qualname``."""
+    import importlib
+
+    obj: Any = importlib.import_module(module)
+    for part in qualname.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+class StaticKey(_Named):
+    """A static key: a boolean that selects the direction of branches.
+
+    Create keys with :func:`define_static_key_false`, :func:`define_static_key_true` or
+    :func:`define_static_key_deferred_false`; test them with
+    :func:`static_branch_unlikely` / :func:`static_branch_likely`.
+    """
+
+    _kind = "static key"
+    _default_name = "static_key"
+
+    if TYPE_CHECKING:
+        _sk_count: int
+        _sk_initial: bool
+        _sk_timeout: float | None
+        _sk_pending: int
+        _sk_timer: threading.Timer | None
+        _sk_sites: dict[int, Any]
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> StaticKey:
+        raise TypeError("create static keys with define_static_key_false(), "
+                        "define_static_key_true() or define_static_key_deferred_false()")
+
+    @classmethod
+    def _create(cls, initial: bool, name: str | None, module: str,
+                timeout: float | None = None) -> StaticKey:
+        if timeout is not None:
+            if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
+                raise TypeError(f"a deferred static key's timeout must be a number of "
+                                f"seconds, not {type(timeout).__name__}")
+            if not timeout >= 0:
+                raise ValueError(f"a deferred static key's timeout must be >= 0, "
+                                 f"not {timeout!r}")
+            timeout = float(timeout)
+        self: StaticKey = object.__new__(cls)
+        self._init_name(name, module)
+        d = self.__dict__
+        d["_sk_count"] = 1 if initial else 0
+        d["_sk_initial"] = initial
+        d["_sk_timeout"] = timeout
+        d["_sk_pending"] = 0       # deferred decrements not applied yet
+        d["_sk_timer"] = None
+        d["_sk_sites"] = {}        # filled by the rewriter
+        _STATE[self] = initial
+        return self
+
+    def __setattr__(self, attr: str, value: Any) -> None:
+        raise AttributeError(f"static key {self.name!r}: change it with "
+                             f"static_branch_enable/disable/inc/dec, not by assignment")
+
+    def __repr__(self) -> str:
+        state = "enabled" if _STATE[self] else "disabled"
+        extra = ""
+        if self._sk_timeout is not None:
+            extra = f", deferred {self._sk_timeout:g}s"
+            if self._sk_pending:
+                extra += f", {self._sk_pending} decrement(s) pending"
+        return f"<StaticKey {self.name!r} {state}, count {self._sk_count}{extra}>"
+
+    def __bool__(self) -> bool:
+        # `if key:` would always be true for an object; make the mistake loud
+        raise TypeError(f"static key {self.name!r}: test it with static_branch_unlikely(key) "
+                        f"or static_branch_likely(key), not bool(key)")
+
+    @property
+    def enabled(self) -> bool:
+        """The key's state (as :func:`static_key_enabled` returns it)."""
+        return bool(_STATE[self])
+
+    @property
+    def initial(self) -> bool:
+        """The state the key was defined with (``True`` for a TRUE key)."""
+        return self._sk_initial
+
+    @property
+    def timeout(self) -> float | None:
+        """A deferred key's delay in seconds, ``None`` for other keys."""
+        return self._sk_timeout
+
+
+# --------------------------------------------------------------------------------------
+# The one function that changes a key's state.
+# --------------------------------------------------------------------------------------
+
+def _set_state(key: StaticKey, enabled: bool) -> None:
+    """Give ``key`` the state ``enabled``: patch its branch sites (the hook), then
+    publish the state to the runtime path. Nothing happens when the state is already
+    that. On failure nothing changes and ``StaticCallError`` is raised."""
+    with UPDATE_LOCK:
+        enabled = bool(enabled)
+        if _STATE[key] is enabled:
+            return
+        hook = _on_state_change
+        if hook is not None:
+            try:
+                hook(key, enabled)
+            except StaticCallError:
+                raise
+            except Exception as exc:
+                raise StaticCallError(f"static key {key.name!r}: its branch sites could not "
+                                      f"be {'enabled' if enabled else 'disabled'}: "
+                                      f"{exc}") from exc
+        _STATE[key] = enabled
+
+
+def _set_count(key: StaticKey, count: int) -> None:
+    """Set the reference count and the state it implies, all or nothing (under the lock)."""
+    _set_state(key, count > 0)
+    key.__dict__["_sk_count"] = count
+
+
+def _as_static_key(obj: Any, action: str) -> StaticKey:
+    if isinstance(obj, StaticKey):
+        return obj
+    raise TypeError(f"{action}() expects a StaticKey, not {type(obj).__name__}")
+
+
+# --------------------------------------------------------------------------------------
+# Defining keys.
+# --------------------------------------------------------------------------------------
+
+def define_static_key_false(*, name: str | None = None) -> StaticKey:
+    """A static key, initially disabled (count 0): the kernel's ``DEFINE_STATIC_KEY_FALSE``."""
+    return StaticKey._create(False, name, _defining_module())
+
+
+def define_static_key_true(*, name: str | None = None) -> StaticKey:
+    """A static key, initially enabled (count 1): the kernel's ``DEFINE_STATIC_KEY_TRUE``."""
+    return StaticKey._create(True, name, _defining_module())
+
+
+def define_static_key_deferred_false(timeout: float, *, name: str | None = None) -> StaticKey:
+    """A disabled static key whose deferred decrements to zero
+    (:func:`static_branch_slow_dec_deferred`) take effect ``timeout`` seconds later,
+    unless the key is incremented again meanwhile: the kernel's
+    ``DEFINE_STATIC_KEY_DEFERRED_FALSE`` (a rate limit on disabling)."""
+    return StaticKey._create(False, name, _defining_module(), timeout)
+
+
+def define_static_key_deferred_true(timeout: float, *, name: str | None = None) -> StaticKey:
+    """The same, initially enabled (count 1): ``DEFINE_STATIC_KEY_DEFERRED_TRUE``."""
+    return StaticKey._create(True, name, _defining_module(), timeout)
+
+
+# --------------------------------------------------------------------------------------
+# Branches: the runtime path is one C-level lookup.
+# --------------------------------------------------------------------------------------
+
+if TYPE_CHECKING:
+    def static_branch_unlikely(key: StaticKey) -> bool:
+        """The key's state; the branch it guards is laid out out of line."""
+
+    def static_branch_likely(key: StaticKey) -> bool:
+        """The key's state; the branch it guards is laid out as the fall-through."""
+
+    def static_key_enabled(key: StaticKey) -> bool:
+        """Whether the key is enabled."""
+else:
+    static_branch_unlikely = _STATE.__getitem__
+    static_branch_likely = _STATE.__getitem__
+    static_key_enabled = _STATE.__getitem__
+
+
+def static_key_count(key: StaticKey) -> int:
+    """The key's reference count (enabled while above zero); a decrement that is
+    deferred and still pending is still counted."""
+    return _as_static_key(key, "static_key_count")._sk_count
+
+
+# --------------------------------------------------------------------------------------
+# Changing the state.
+# --------------------------------------------------------------------------------------
+
+def _cancel_pending(key: StaticKey) -> None:
+    timer = key._sk_timer
+    if timer is not None:
+        timer.cancel()
+    key.__dict__["_sk_timer"] = None
+    key.__dict__["_sk_pending"] = 0
+
+
+def static_branch_enable(key: StaticKey) -> None:
+    """Enable the key (count 1 if it was 0). A pending deferred decrement is dropped."""
+    k = _as_static_key(key, "static_branch_enable")
+    with UPDATE_LOCK:
+        count = k._sk_count - k._sk_pending
+        _set_count(k, max(count, 1))
+        _cancel_pending(k)
+
+
+def static_branch_disable(key: StaticKey) -> None:
+    """Disable the key (count 0). A pending deferred decrement is dropped."""
+    k = _as_static_key(key, "static_branch_disable")
+    with UPDATE_LOCK:
+        _set_count(k, 0)
+        _cancel_pending(k)
+
+
+def static_branch_inc(key: StaticKey) -> None:
+    """Take a reference: the key is enabled while its count is above zero. An increment
+    while a deferred decrement is pending cancels that decrement instead."""
+    k = _as_static_key(key, "static_branch_inc")
+    with UPDATE_LOCK:
+        if k._sk_pending:
+            k.__dict__["_sk_pending"] -= 1
+            if not k._sk_pending and k._sk_timer is not None:
+                k._sk_timer.cancel()
+                k.__dict__["_sk_timer"] = None
+            return
+        _set_count(k, k._sk_count + 1)
+
+
+def static_branch_dec(key: StaticKey) -> None:
+    """Drop a reference; the key is disabled when the count reaches zero. Dropping more
+    references than were taken raises ``StaticCallError`` (the kernel WARNs)."""
+    k = _as_static_key(key, "static_branch_dec")
+    with UPDATE_LOCK:
+        if k._sk_count - k._sk_pending <= 0:
+            raise StaticCallError(_underflow(k, "static_branch_dec"))
+        _set_count(k, k._sk_count - 1)
+
+
+def _underflow(key: StaticKey, action: str) -> str:
+    return (f"static key {key.name!r}: {action}() below zero (count "
+            f"{key._sk_count - key._sk_pending}): more decrements than increments")
+
+
+def static_branch_slow_dec_deferred(key: StaticKey) -> None:
+    """Drop a reference of a deferred key. A decrement that leaves the count above zero
+    takes effect now; one that would bring it to zero takes effect ``timeout`` seconds
+    later, unless the key is incremented again meanwhile. On a key defined without a
+    timeout it is :func:`static_branch_dec`."""
+    k = _as_static_key(key, "static_branch_slow_dec_deferred")
+    with UPDATE_LOCK:
+        live = k._sk_count - k._sk_pending
+        if live <= 0:
+            raise StaticCallError(_underflow(k, "static_branch_slow_dec_deferred"))
+        if live > 1 or k._sk_timeout is None:
+            _set_count(k, k._sk_count - 1)
+            return
+        k.__dict__["_sk_pending"] += 1
+        if k._sk_timer is None:
+            _start_timer(k, k._sk_timeout)
+
+
+def _apply_pending(key: StaticKey) -> None:
+    """Apply the pending deferred decrements now (under the lock)."""
+    pending = key._sk_pending
+    if pending:
+        _set_count(key, key._sk_count - pending)
+    _cancel_pending(key)
+
+
+def _deferred_expired(key: StaticKey) -> None:
+    with UPDATE_LOCK:
+        if key._sk_timer is not threading.current_thread():
+            return  # flushed, cancelled or replaced meanwhile
+        key.__dict__["_sk_timer"] = None
+        try:
+            _apply_pending(key)
+        except Exception as exc:
+            # Leave it pending: static_key_deferred_flush() applies it (and raises).
+            warnings.warn(StaticCallWarning(
+                f"static key {key.name!r}: deferred decrement failed, still pending: {exc}"),
+                stacklevel=1)
+
+
+def _start_timer(key: StaticKey, timeout: float) -> None:
+    timer = threading.Timer(timeout, _deferred_expired, (key,))
+    timer.daemon = True
+    timer.name = f"staticcall deferred {key.name}"
+    key.__dict__["_sk_timer"] = timer
+    timer.start()
+
+
+def _restart_timers_after_fork() -> None:
+    # A forked child has none of the parent's threads: pending deferred decrements get
+    # a timer of their own (the whole delay again).
+    for key in all_static_keys():
+        if key._sk_timer is not None:
+            _start_timer(key, key._sk_timeout or 0.0)
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_restart_timers_after_fork)
+
+
+def static_key_deferred_flush(key: StaticKey) -> None:
+    """Apply a pending deferred decrement now (the kernel flushes the delayed work)."""
+    k = _as_static_key(key, "static_key_deferred_flush")
+    with UPDATE_LOCK:
+        _apply_pending(k)
+
+
+def static_key_set_timeout(key: StaticKey, timeout: float) -> None:
+    """Change a deferred key's delay (the kernel's ``jump_label_rate_limit``); applies
+    to deferred decrements made from now on."""
+    k = _as_static_key(key, "jump_label_rate_limit")
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout >= 0:
+        raise ValueError(f"static key {k.name!r}: the timeout must be a number of seconds "
+                         f">= 0, not {timeout!r}")
+    with UPDATE_LOCK:
+        k.__dict__["_sk_timeout"] = float(timeout)
+
+
+def all_static_keys() -> list[StaticKey]:
+    """Every static key defined so far, in definition order."""
+    return [k for k in list(_STATE) if isinstance(k, StaticKey)]

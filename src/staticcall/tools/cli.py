@@ -260,7 +260,7 @@ def _show_signature(sig: Any) -> str:
 
 
 def tracepoint_dict(tp: Any) -> dict[str, Any]:
-    from ._static_keys import _find_name
+    from .._static_keys import _find_name
 
     proto = tp.prototype
     return {
@@ -275,7 +275,7 @@ def tracepoint_dict(tp: Any) -> dict[str, Any]:
 
 
 def collect_tracepoints(modules: Sequence[str]) -> tuple[list[types.ModuleType], list[Any]]:
-    from ._tracepoints import all_tracepoints
+    from .._tracepoints import all_tracepoints
 
     _with_cwd_on_path()
     mods = [import_module(name) for name in modules]

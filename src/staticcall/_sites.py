@@ -23,7 +23,9 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Site:
-    """One call site of a key, as the table shows it now."""
+    """One site, as the table shows it now: a call site of a key (``kind`` "call"), a
+    tracepoint's site ("tracepoint") or a static key's branch site ("branch", whose
+    state is "enabled" or "disabled")."""
 
     key: Any
     function: str
@@ -33,6 +35,7 @@ class Site:
     tail: bool
     state: str
     reason: str | None = None
+    kind: str = "call"
 
     @property
     def where(self) -> str:
@@ -42,15 +45,16 @@ class Site:
 class SiteRecord:
     """The live entry behind a :class:`Site`."""
 
-    __slots__ = ("key", "function", "filename", "lineno", "cond", "tail", "reason",
+    __slots__ = ("key", "function", "filename", "lineno", "cond", "tail", "reason", "kind",
                  "code_ref", "consts", "indices", "switches", "null_raiser",
                  "cells", "switch_cells", "holder", "__weakref__")
 
     def __init__(self, key: StaticCall[Any], function: str, filename: str, lineno: int,
                  cond: bool, tail: bool, reason: str | None, code: Any = None,
                  indices: tuple[int, int | None] | None = None,
-                 switches: list[Switch] | None = None) -> None:
+                 switches: list[Switch] | None = None, kind: str = "call") -> None:
         self.key = key
+        self.kind = kind
         self.function = function
         self.filename = filename
         self.lineno = lineno
@@ -63,7 +67,7 @@ class SiteRecord:
         # operand for "call", operand for "no call"): one per copy of the call, as the
         # compiler may copy a call into branches
         self.code_ref = weakref.ref(code) if code is not None else None
-        self.consts = code.co_consts if code is not None else None
+        self.consts = code.co_consts if code is not None and indices is not None else None
         self.indices = indices
         self.switches = [(_patch.operand_address(code, sw.offset), sw.on, sw.off)
                          for sw in switches or ()] if code is not None else []
@@ -73,7 +77,7 @@ class SiteRecord:
         self.cells: dict[int, Any] = {}
         # where T is read from a holder, the holder (a constant that is never replaced)
         self.holder: _patch.Holder | None = None
-        if self.consts is not None and indices is not None:
+        if code is not None and indices is not None:
             t = self.consts[indices[0]]
             if isinstance(t, _patch.Holder):
                 self.holder = t
@@ -93,13 +97,17 @@ class SiteRecord:
         return self.code_ref() if self.code_ref is not None else None
 
     def state(self) -> str:
+        if self.kind == "branch":
+            from ._static_keys import static_key_enabled
+
+            return "enabled" if static_key_enabled(self.key) else "disabled"
         if self.consts is None:
             return "trampoline"
         return state_for(self.key._sc_target)
 
     def snapshot(self) -> Site:
         return Site(self.key, self.function, self.filename, self.lineno, self.cond,
-                    self.tail, self.state(), self.reason)
+                    self.tail, self.state(), self.reason, self.kind)
 
     def values_for(self, target: Any) -> tuple[bool, Any]:
         """``(True, T)`` to call ``T``, or ``(False, V)`` to make no call, value ``V``."""
@@ -268,8 +276,12 @@ class Patcher:
         index = indices[0 if call else 1]
         if index is not None:  # a "skip" site has no V: its value is never used
             stale |= self.write(rec, index, value)
-        for cell, on, off in rec.switch_cells:
-            operand = on if call else off
+        self.switch(rec, code, call, stale)
+
+    def switch(self, rec: SiteRecord, code: Any, on: bool, stale: bool = False) -> None:
+        """Set every shape switch of ``rec`` (whose code is ``code``) on or off."""
+        for cell, when_on, when_off in rec.switch_cells:
+            operand = when_on if on else when_off
             old = cell.value
             if old != operand:
                 _patch.write_operand(cell, operand)
@@ -277,6 +289,14 @@ class Patcher:
                 stale = True
         if stale and (not self.stale or self.stale[-1] is not code):
             self.stale.append(code)
+
+    def set_branch(self, rec: SiteRecord, enabled: bool) -> None:
+        """Make a branch site take the direction ``enabled`` selects."""
+        code = rec.code
+        if code is None or not rec.switch_cells:
+            return
+        self.codes.append(code)
+        self.switch(rec, code, enabled)
 
     def rollback(self) -> None:
         for entry in reversed(self.undo):

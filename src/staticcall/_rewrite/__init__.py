@@ -55,11 +55,11 @@ def find_sites(items: list[Any], code: types.CodeType, globals_: dict[str, Any],
     calls that consume them; loads not called at once are dropped."""
     qualname = getattr(code, "co_qualname", code.co_name)
     sites = find_loads(items, globals_, resolve, qualname, code.co_filename)
-    if not sites:
-        return []
-    match_calls(items, sites)
+    calls = [s for s in sites if s.kind != "branch"]   # a branch site is whole as found
+    if calls:
+        match_calls(items, calls)
     sites = [s for s in sites if not s.not_site]
-    for s in sites:
+    for s in calls:
         s.tail = bool(s.call_indices) and all(_is_tail(items, c) for c in s.call_indices)
     return sites
 
@@ -85,7 +85,7 @@ def rewrite(code: types.CodeType, globals_: dict[str, Any], resolve: Resolver,
     changed = _rewrite_nested(items, nested)
     sites = find_sites(items, code, globals_, resolve)
     for s in sites:
-        if s.reason is None:
+        if s.reason is None and s.kind != "branch":
             s.reason = reject(items, s)
     good = [s for s in sites if s.reason is None]
     if not good:
@@ -93,8 +93,10 @@ def rewrite(code: types.CodeType, globals_: dict[str, Any], resolve: Resolver,
     edits, ctx = Edits(items), Context.of(code, items)
     for s in good:
         emit_site(edits, s, ctx)
+    final = edits.apply()
+    ordinals = {id(x): n for n, x in enumerate(x for x in final if isinstance(x, Instr))}
     bc.clear()
-    bc.extend(edits.apply())
+    bc.extend(final)
     new_code = bc.to_code()
     # The assembler's stack-depth analysis follows the switches as assembled, so it never
     # enters what they jump over: a drop block, or a whole skipped statement. Every path of
@@ -102,5 +104,5 @@ def rewrite(code: types.CodeType, globals_: dict[str, Any], resolve: Resolver,
     # the arguments, or a value parked while dropping a NULL), so that is the bound.
     new_code = new_code.replace(co_stacksize=max(new_code.co_stacksize,
                                                  code.co_stacksize + STACK_EXTRA))
-    locate(new_code, good)
+    locate(new_code, good, ordinals)
     return Rewritten(new_code, sites)

@@ -198,7 +198,21 @@ class General(Layout):
             edits.land(call_index + 1, done, cloc)
 
 
-SKIP, PURE, GENERAL = Skip(), Pure(), General()
+class Branch(Layout):
+    """A branch site: the call and its test become one jump to where the test jumped,
+    whose operand (0: fall through) is the key's state."""
+
+    def emit(self, edits: Edits, site: FoundSite, load: list[Any], ctx: Context) -> None:
+        first = edits.items[site.start]
+        # a test spread over several lines keeps a line event for each, in order
+        lines = [Instr("NOP", location=first.location)] + load if load else []
+        jump = Instr("JUMP_FORWARD", site.jump_to,
+                     location=lines[-1].location if lines else first.location)
+        site.marks = [jump]
+        edits.replace[site.start] = (site.end, lines + [jump])
+
+
+SKIP, PURE, GENERAL, BRANCH = Skip(), Pure(), General(), Branch()
 
 
 def drop_block(call: Instr, kw_null: bool, spare: str, location: Any) -> list[Any]:
@@ -280,16 +294,22 @@ def runs_code(items: list[Any], site: FoundSite, start: int) -> bool:
                    for x in _arguments(items, site, start))
 
 
+def _statement(items: list[Any], call_index: int) -> bool:
+    after = items[call_index + 1]
+    return isinstance(after, Instr) and after.name == "POP_TOP"
+
+
 def choose_layout(items: list[Any], site: FoundSite, ctx: Context) -> Layout:
     call_index = site.call_indices[0]
     call = items[call_index]
+    if site.kind == "tracepoint":
+        return SKIP  # reject() made sure it is one statement
     start = call_group_start(items, call_index)
     assert start is not None
     if (len(site.call_indices) > 1 or call.name == "CALL_FUNCTION_EX"
             or not plain_arguments(items, site, start, ctx)):
         return GENERAL
-    after = items[call_index + 1]
-    return SKIP if isinstance(after, Instr) and after.name == "POP_TOP" else PURE
+    return SKIP if _statement(items, call_index) else PURE
 
 
 def reject(items: list[Any], site: FoundSite) -> str | None:
@@ -302,12 +322,31 @@ def reject(items: list[Any], site: FoundSite) -> str | None:
             return f"consumed by {call.name}, not a call"
         if call.name != "CALL_FUNCTION_EX" and call.arg > 200:
             return "too many arguments"
+    if site.kind == "tracepoint" and (len(site.call_indices) > 1
+                                      or not _statement(items, site.call_indices[0])):
+        return "its value is used: a tracepoint site is a statement"
     return None
+
+
+def _line_marks(items: list[Any], site: FoundSite) -> list[Any]:
+    """A NOP for each further line the replaced instructions stood on (so that each
+    still gets its line event)."""
+    out: list[Any] = []
+    last_line = items[site.start].lineno
+    for item in items[site.start:site.end]:
+        if isinstance(item, Instr) and item.lineno and item.lineno != last_line:
+            out.append(Instr("NOP", location=item.location))
+            last_line = item.lineno
+    return out
 
 
 def emit_site(edits: Edits, site: FoundSite, ctx: Context) -> None:
     """Lay ``site`` out: choose its layout, make its constants, emit it."""
     items = edits.items
+    if site.kind == "branch":
+        site.layout = BRANCH
+        BRANCH.emit(edits, site, _line_marks(items, site), ctx)
+        return
     first = items[site.start]
     loc = first.location
     site.target = Holder() if op.TARGET_IN_HOLDER else Slot("T")
@@ -322,11 +361,6 @@ def emit_site(edits: Edits, site: FoundSite, ctx: Context) -> None:
             with_null = flags[1:2] == [True] and not op.NULL_BELOW
             load += load_target(site.target, loc, with_null)
             del flags[:1 + with_null]
-    # keep a line event for each further line the replaced loads stood on
-    last_line = loc.lineno if loc is not None else None
-    for item in items[site.start:site.end]:
-        if isinstance(item, Instr) and item.lineno and item.lineno != last_line:
-            load.append(Instr("NOP", location=item.location))
-            last_line = item.lineno
+    load += _line_marks(items, site)
     site.layout = choose_layout(items, site, ctx)
     site.layout.emit(edits, site, load, ctx)

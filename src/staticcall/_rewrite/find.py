@@ -1,9 +1,15 @@
-"""Stage 1, find: the instructions that load a site's callable.
+"""Stage 1, find: the instructions that load a site's callable, and branch sites.
 
 A linear scan for a global load followed by attribute loads (``K``, ``mod.K``,
-``sc.static_call``) whose value, looked up in the function's globals now, is a key or
-handle (``K(args)``), or is ``static_call``/``static_call_cond`` applied at once to one
-(``static_call(K)(args)``).
+``sc.static_call``) whose value, looked up in the function's globals now, is a key,
+handle or tracepoint (``K(args)``), or is ``static_call``/``static_call_cond`` applied at
+once to one (``static_call(K)(args)``). A branch site is ``static_branch_unlikely(K)``
+(or ``_likely``) called and tested at once by a conditional jump: the whole group, jump
+included, is the site.
+
+The resolver says what a value is: ``("key", key)``, ``("handle", handle[, why not])``,
+``("tracepoint", key)``, ``("branch",)`` for ``static_branch_likely``/``_unlikely``,
+``("static_key", key)``, or ``None``.
 """
 
 from __future__ import annotations
@@ -116,6 +122,50 @@ def _key_call(items: list[Any], i: int, end: int, shape: list[str], cond: bool,
     return site
 
 
+#: what may stand between a branch call and its conditional jump, and the jumps
+_TO_BOOL = frozenset({"TO_BOOL"})
+_JUMP_IF = {"POP_JUMP_IF_FALSE": False, "POP_JUMP_FORWARD_IF_FALSE": False,
+            "POP_JUMP_IF_TRUE": True, "POP_JUMP_FORWARD_IF_TRUE": True}
+
+
+def _branch(items: list[Any], i: int, end: int, shape: list[str], globals_: dict[str, Any],
+            resolve: Resolver, lineno: int, qualname: str,
+            filename: str) -> FoundSite | None:
+    """``static_branch_unlikely(K)`` whose function load is ``items[i:end]``, tested at
+    once: ``[PRECALL] CALL 1 [TO_BOOL] [UNARY_NOT] POP_JUMP_IF_x L [NOT_TAKEN]``."""
+    if shape.count("V") != 1 or "N" not in shape:
+        return None
+    k = _chain(items, end, globals_)
+    if k is None or k[2] != ["V"]:
+        return None
+    ref = resolve(k[1])
+    if ref is None or ref[0] != "static_key":
+        return None
+    j = k[0]
+    while j < len(items) and _is(items[j], "PRECALL"):
+        j += 1
+    if j >= len(items) or not _is(items[j], "CALL") or items[j].arg != 1:
+        return None
+    j += 1
+    while j < len(items) and isinstance(items[j], Instr) and items[j].name in _TO_BOOL:
+        j += 1
+    negated = j < len(items) and _is(items[j], "UNARY_NOT")
+    j += negated
+    jump = items[j] if j < len(items) else None
+    if not isinstance(jump, Instr) or not jump.name.startswith("POP_JUMP_"):
+        return None
+    end = j + 1
+    if end < len(items) and _is(items[end], "NOT_TAKEN"):
+        end += 1
+    site = FoundSite(ref[1], cond=False, kind="branch", lineno=lineno, qualname=qualname,
+                     filename=filename, start=i, end=end, jump_to=jump.arg)
+    if jump.name not in _JUMP_IF:
+        site.reason = f"its test jumps with {jump.name}"  # 3.11's backward loop tests
+    else:
+        site.jumps_when_enabled = _JUMP_IF[jump.name] != negated
+    return site
+
+
 def find_loads(items: list[Any], globals_: dict[str, Any], resolve: Resolver,
                qualname: str, filename: str) -> list[FoundSite]:
     """Every load of a site's callable in ``items``, in order."""
@@ -135,8 +185,15 @@ def find_loads(items: list[Any], globals_: dict[str, Any], resolve: Resolver,
                                  resolve, lineno, qualname, filename)
             elif shape.count("V") == 1 and "N" in shape:
                 ref = resolve(value)
-                if ref is not None:
-                    site = _site(ref, False, lineno, qualname, filename, i, end, shape)
+                if ref is None or ref[0] == "static_key":
+                    pass
+                elif ref[0] == "branch":
+                    site = _branch(items, i, end, shape, globals_, resolve, lineno, qualname,
+                                   filename)
+                else:
+                    site = _site(ref, ref[0] == "tracepoint", lineno, qualname, filename, i,
+                                 end, shape)
+                    site.kind = "tracepoint" if ref[0] == "tracepoint" else "call"
         if site is not None:
             found.append(site)
             i = site.end

@@ -39,11 +39,17 @@ class FoundSite:
     """A site as found in one code object, filled in stage by stage: found (``find``),
     matched to its call (``match``), emitted (``layouts``), located (``locate``)."""
 
-    ref: Any                 # the key or handle the site names
-    cond: bool               # static_call_cond(K)(...)
-    lineno: int
-    qualname: str
-    filename: str
+    ref: Any                 # the key, handle, tracepoint or static key the site names
+    cond: bool               # static_call_cond(K)(...), or a tracepoint
+    kind: str = "call"       # "call", "tracepoint" (no call skips its arguments too),
+                             # or "branch" (if static_branch_unlikely(K): ...)
+    lineno: int = 0
+    qualname: str = ""
+    filename: str = ""
+    # a branch site: the label its test jumps to, and whether it jumps when the key is
+    # enabled (``if not static_branch_likely(K)``) rather than disabled
+    jump_to: Any = None
+    jumps_when_enabled: bool = False
     # find: items[start:end] load the callable; per value they leave, whether a NULL
     start: int = 0
     end: int = 0
@@ -59,6 +65,8 @@ class FoundSite:
     layout: Layout | None = None
     target: Slot | Holder | None = None
     value: Slot | None = None
+    # emit: instructions whose offsets locate looks up (a branch site's switch)
+    marks: list[Any] = field(default_factory=list)
     # locate: the final code, the indices of T and V in its co_consts, the switches
     code: types.CodeType | None = None
     indices: tuple[int, int | None] | None = None
@@ -66,10 +74,11 @@ class FoundSite:
 
     @property
     def rewritten(self) -> bool:
-        return self.target is not None
+        return self.target is not None or bool(self.marks)
 
     def give_up(self, reason: str) -> None:
         """Leave this site on the runtime path."""
         self.reason = reason
         self.target = self.value = None
         self.switches = []
+        self.marks = []

@@ -7,7 +7,7 @@ import dis
 import types
 from typing import Any
 
-from .emit import SKIP
+from .emit import BRANCH, SKIP
 from .found import FoundSite, Switch
 
 #: the largest jump a one-byte operand can hold (a switch has no EXTENDED_ARG)
@@ -46,13 +46,32 @@ def _value_switches(instrs: list[Any], v: int) -> list[Switch] | None:
     return switches
 
 
-def locate(code: types.CodeType, sites: list[FoundSite]) -> None:
+def _branch_switch(instrs: list[Any], ordinal: int, jumps_when_enabled: bool) -> Switch | None:
+    """A branch site's switch: its one jump; as assembled it jumps where the test did."""
+    real = [k for k, x in enumerate(instrs) if x.opname not in ("EXTENDED_ARG", "CACHE")]
+    k = real[ordinal]
+    assert instrs[k].opname == "JUMP_FORWARD"
+    if not _one_byte(instrs, k):
+        return None
+    jump = instrs[k].arg
+    return Switch(instrs[k].offset, *((jump, 0) if jumps_when_enabled else (0, jump)))
+
+
+def locate(code: types.CodeType, sites: list[FoundSite], ordinals: dict[int, int]) -> None:
     """Fill in each rewritten site's ``code``, ``indices`` and ``switches``, or give it
-    up when a switch would need more than one operand byte."""
+    up when a switch would need more than one operand byte. ``ordinals`` maps an emitted
+    instruction's id to its place among the code's instructions."""
     by_id = {id(c): i for i, c in enumerate(code.co_consts)}
     instrs = list(dis.get_instructions(code))
     for s in sites:
         if not s.rewritten:
+            continue
+        if s.layout is BRANCH:
+            switch = _branch_switch(instrs, ordinals[id(s.marks[0])], s.jumps_when_enabled)
+            if switch is None:
+                s.give_up("its branch is too long to patch")
+                continue
+            s.switches, s.code = [switch], code
             continue
         t = by_id[id(s.target)]
         if s.layout is SKIP:

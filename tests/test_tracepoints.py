@@ -403,8 +403,8 @@ def events(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Any, ...]]:
     def on_state(key: Any, enabled: bool) -> None:
         log.append(("key", enabled, staticcall._keys.UPDATE_LOCK._is_owned()))  # type: ignore[attr-defined]
 
-    monkeypatch.setattr(tpm, "_on_target_change", on_target)
-    monkeypatch.setattr(sk, "_on_state_change", on_state)
+    monkeypatch.setattr(tpm, "on_target_change", on_target)
+    monkeypatch.setattr(sk, "on_state_change", on_state)
     return log
 
 
@@ -437,7 +437,7 @@ def test_a_failing_target_hook_changes_nothing(monkeypatch: pytest.MonkeyPatch) 
     def refuse(tp: Any, old: Any, new: Any) -> None:
         raise RuntimeError("site cannot be patched")
 
-    monkeypatch.setattr(tpm, "_on_target_change", refuse)
+    monkeypatch.setattr(tpm, "on_target_change", refuse)
     for action, probe in ((register_probe, b), (unregister_probe, a)):
         with pytest.raises(StaticCallError, match="'item'.*site cannot be patched"):
             action(tp, probe)
@@ -450,13 +450,13 @@ def test_a_failing_target_hook_changes_nothing(monkeypatch: pytest.MonkeyPatch) 
 def test_a_failing_key_hook_undoes_the_retarget(monkeypatch: pytest.MonkeyPatch) -> None:
     tp = define_tracepoint(item)
     targets: list[tuple[Any, Any]] = []
-    monkeypatch.setattr(tpm, "_on_target_change",
+    monkeypatch.setattr(tpm, "on_target_change",
                         lambda tp, old, new: targets.append((old, new)))
 
     def refuse(key: Any, enabled: bool) -> None:
         raise RuntimeError("branch cannot be patched")
 
-    monkeypatch.setattr(sk, "_on_state_change", refuse)
+    monkeypatch.setattr(sk, "on_state_change", refuse)
     probe = Recorder().probe("a")
     with pytest.raises(StaticCallError, match="branch cannot be patched"):
         register_probe(tp, probe)
@@ -471,12 +471,12 @@ def test_a_failing_retarget_on_the_last_detach_re_enables_the_key(
     probe = Recorder().probe("a")
     register_probe(tp, probe)
     states: list[bool] = []
-    monkeypatch.setattr(sk, "_on_state_change", lambda key, enabled: states.append(enabled))
+    monkeypatch.setattr(sk, "on_state_change", lambda key, enabled: states.append(enabled))
 
     def refuse(tp: Any, old: Any, new: Any) -> None:
         raise StaticCallError("site t.py:1 cannot be patched")
 
-    monkeypatch.setattr(tpm, "_on_target_change", refuse)
+    monkeypatch.setattr(tpm, "on_target_change", refuse)
     with pytest.raises(StaticCallError, match="t.py:1"):
         unregister_probe(tp, probe)
     assert states == [False, True]
@@ -605,8 +605,9 @@ def test_cli_module_without_tracepoints_and_missing_module(
 
 @pytest.fixture(autouse=True)
 def _no_leftover_hooks() -> Any:
+    installed = tpm.on_target_change, sk.on_state_change  # the rewriter's
     yield
-    assert tpm._on_target_change is None and sk._on_state_change is None
+    assert (tpm.on_target_change, sk.on_state_change) == installed
 
 
 def test_unwrapping_a_tracepoint_gives_nothing_that_goes_stale() -> None:
@@ -653,8 +654,8 @@ def test_a_failing_undo_keeps_the_first_error_and_notes_the_second(
     def refuse(key: Any, enabled: bool) -> None:
         raise RuntimeError("branch refused")
 
-    monkeypatch.setattr(tpm, "_on_target_change", on_target)
-    monkeypatch.setattr(sk, "_on_state_change", refuse)
+    monkeypatch.setattr(tpm, "on_target_change", on_target)
+    monkeypatch.setattr(sk, "on_state_change", refuse)
     probe = Recorder().probe("a")
     with pytest.raises(StaticCallError, match="branch refused") as info:
         register_probe(tp, probe)

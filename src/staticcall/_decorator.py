@@ -18,6 +18,8 @@ from ._keys import UPDATE_LOCK, StaticCall
 from ._patch import Holder
 from ._rewrite import FoundSite, find_sites, read, rewrite
 from ._sites import Patcher, SiteRecord, register
+from ._static_keys import StaticKey, static_branch_likely, static_branch_unlikely
+from ._tracepoints import Tracepoint
 
 T = TypeVar("T")
 
@@ -48,6 +50,12 @@ def _resolver(globals_: dict[str, Any]):  # type: ignore[no-untyped-def]
     def resolve(value: Any) -> tuple[Any, ...] | None:
         if isinstance(value, StaticCall):
             return "key", value
+        if isinstance(value, Tracepoint):
+            return "tracepoint", value
+        if isinstance(value, StaticKey):
+            return "static_key", value
+        if value is static_branch_unlikely or value is static_branch_likely:
+            return ("branch",)
         if isinstance(value, StaticCallHandle):
             # a handle this module may not call (or that does not resolve) is a site
             # left as it is: the runtime path raises the error at the call
@@ -57,9 +65,10 @@ def _resolver(globals_: dict[str, Any]):  # type: ignore[no-untyped-def]
     return resolve
 
 
-def _bind(ref: Any, globals_: dict[str, Any]) -> tuple[StaticCall[Any] | None, str | None]:
-    """The key a site binds to, or why it cannot bind (left to the runtime path)."""
-    if isinstance(ref, StaticCall):
+def _bind(ref: Any, globals_: dict[str, Any]) -> tuple[Any, str | None]:
+    """The key (static call key, tracepoint or static key) a site binds to, or why it
+    cannot bind (left to the runtime path)."""
+    if isinstance(ref, (StaticCall, Tracepoint, StaticKey)):
         return ref, None
     try:
         return ref._resolve_for("call", globals_), None
@@ -73,7 +82,7 @@ class _Work:
     def __init__(self, globals_: dict[str, Any], mode: str) -> None:
         self.globals = globals_
         self.mode = mode
-        self.found: list[tuple[FoundSite, StaticCall[Any] | None]] = []
+        self.found: list[tuple[FoundSite, Any]] = []
         self.resolve = _resolver(globals_)
 
     def code(self, code: types.CodeType) -> types.CodeType:
@@ -91,7 +100,8 @@ class _Work:
             return new
         consts = list(new.co_consts)
         for site in rewritten:
-            assert site.indices is not None
+            if site.indices is None:
+                continue  # a branch site has no constants
             # The key itself is a correct (runtime-path) target until the site's
             # table entry sets the real values, and stays there while no call is made.
             t = consts[site.indices[0]]
@@ -140,9 +150,9 @@ def _records(work: _Work, strict: bool) -> list[SiteRecord]:
             live = site.rewritten and site.reason is None and bool(site.switches)
             rec = SiteRecord(key, site.qualname, site.filename, site.lineno, site.cond,
                              site.tail, site.reason, site.code if live else None,
-                             site.indices, site.switches)
+                             site.indices, site.switches, site.kind)
             if rec.code is not None:
-                patcher.retarget(rec, key._sc_target)
+                patcher.lay_out(rec)
             records.append(rec)
     return records
 

@@ -53,7 +53,7 @@ class SiteRecord:
                  cond: bool, tail: bool, reason: str | None, code: Any = None,
                  indices: tuple[int, int | None] | None = None,
                  switches: list[Switch] | None = None, kind: str = "call") -> None:
-        self.key = key
+        self.key: Any = key  # a StaticCall, Tracepoint or StaticKey (or a handle)
         self.kind = kind
         self.function = function
         self.filename = filename
@@ -77,13 +77,14 @@ class SiteRecord:
         self.cells: dict[int, Any] = {}
         # where T is read from a holder, the holder (a constant that is never replaced)
         self.holder: _patch.Holder | None = None
-        if code is not None and indices is not None:
-            t = self.consts[indices[0]]
+        consts = self.consts
+        if consts is not None and indices is not None:
+            t = consts[indices[0]]
             if isinstance(t, _patch.Holder):
                 self.holder = t
-            self.cells = {i: _patch.const_cell(self.consts, i) for i in indices
+            self.cells = {i: _patch.const_cell(consts, i) for i in indices
                           if i is not None and (self.holder is None or i != indices[0])}
-            self.cells[-1] = _patch.hash_cell(self.consts)
+            self.cells[-1] = _patch.hash_cell(consts)
         self.null_raiser = _make_null_raiser(key.name, f"{filename}:{lineno}")
 
     @property
@@ -98,9 +99,9 @@ class SiteRecord:
 
     def state(self) -> str:
         if self.kind == "branch":
-            from ._static_keys import static_key_enabled
-
-            return "enabled" if static_key_enabled(self.key) else "disabled"
+            return "enabled" if self.key.enabled else "disabled"
+        if self.kind == "tracepoint":
+            return "enabled" if self.key._tp_key.enabled else "disabled"
         if self.consts is None:
             return "trampoline"
         return state_for(self.key._sc_target)
@@ -133,9 +134,19 @@ def state_for(target: Any) -> str:
 _BY_FUNCTION: dict[Any, list[SiteRecord]] = {}
 
 
+def sites_of(key: Any) -> dict[int, SiteRecord] | None:
+    """The records a key keeps (a static call key's, a tracepoint's or a static key's),
+    or ``None`` for an unresolved declaration, which has none."""
+    for attr in ("_sc_sites", "_tp_sites", "_sk_sites"):
+        sites = key.__dict__.get(attr) if hasattr(key, "__dict__") else None
+        if sites is not None:
+            return sites  # type: ignore[no-any-return]
+    return None
+
+
 def _forget(ref: Any) -> None:
     for rec in _BY_FUNCTION.pop(ref, ()):
-        sites = getattr(rec.key, "_sc_sites", None)
+        sites = sites_of(rec.key)
         if sites is not None:
             sites.pop(id(rec), None)
 
@@ -170,18 +181,21 @@ def register(func: Callable[..., Any], records: list[SiteRecord]) -> None:
         _BY_FUNCTION[_OwnerRef(owner, _forget)] = owned
     for rec in records:
         # an unresolved declaration has no key to hold its sites: the table still lists them
-        sites = getattr(rec.key, "_sc_sites", None)
+        sites = sites_of(rec.key)
         if sites is not None:
             sites[id(rec)] = rec
 
 
 def static_call_sites(key: Any = None) -> list[Site]:
-    """The site table: every recorded site, or those of one key (or handle)."""
+    """The site table: every recorded site, or those of one key (a static call key or
+    handle, a tracepoint or a static key)."""
     if key is not None:
-        from ._keys import as_key
+        records = sites_of(key)
+        if records is None:
+            from ._keys import as_key
 
-        k = as_key(key, "query")
-        return [r.snapshot() for r in list(k._sc_sites.values())]
+            records = as_key(key, "query")._sc_sites
+        return [r.snapshot() for r in list(records.values())]
     out: list[Site] = []
     for records in list(_BY_FUNCTION.values()):
         out.extend(r.snapshot() for r in records)
@@ -291,12 +305,36 @@ class Patcher:
             self.stale.append(code)
 
     def set_branch(self, rec: SiteRecord, enabled: bool) -> None:
-        """Make a branch site take the direction ``enabled`` selects."""
+        """Make a branch site take the direction ``enabled`` selects (a tracepoint's
+        site: make its call, or skip it)."""
         code = rec.code
         if code is None or not rec.switch_cells:
             return
         self.codes.append(code)
         self.switch(rec, code, enabled)
+
+    def set_probe_target(self, rec: SiteRecord, target: Any) -> None:
+        """Make a tracepoint's site call ``target`` (what it calls while enabled: its
+        probe, or the function generated for its probes; with none, the tracepoint)."""
+        code = rec.code
+        if code is None or rec.indices is None:
+            return
+        self.codes.append(code)
+        value = target if rec.holder is not None else _patch.as_constant(target)
+        if self.write(rec, rec.indices[0], value):
+            self.stale.append(code)
+
+    def lay_out(self, rec: SiteRecord) -> None:
+        """Make a site just recorded execute what its key selects now."""
+        key = rec.key
+        if rec.kind == "branch":
+            self.set_branch(rec, key.enabled)
+        elif rec.kind == "tracepoint":
+            target = key._tp_target
+            self.set_probe_target(rec, target if target is not None else key)
+            self.set_branch(rec, key._tp_key.enabled)
+        else:
+            self.retarget(rec, key._sc_target)
 
     def rollback(self) -> None:
         for entry in reversed(self.undo):

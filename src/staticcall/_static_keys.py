@@ -5,14 +5,14 @@ patches each branch in place; here, until the rewriter patches branch *sites*, t
 runtime path answers ``static_branch_unlikely(key)`` with one C-level dictionary lookup.
 
 Every change of a key's state goes through :func:`_set_state`, under ``UPDATE_LOCK``:
-it calls the rewriter's hook (:data:`_on_state_change`) first, so that branch sites can
+it calls the rewriter's hook (:data:`on_state_change`) first, so that branch sites can
 be patched all-or-nothing, and publishes the new state only once the hook returned.
 
 For the rewriter:
 
 - ``key._sk_sites`` is a dict the rewriter may fill with its site records (it is not
   read here);
-- ``_on_state_change(key, enabled)`` is called under ``UPDATE_LOCK`` with the state the
+- ``on_state_change(key, enabled)`` is called under ``UPDATE_LOCK`` with the state the
   key is about to take, only when it differs from the current one. If it raises, it must
   have left every site as it was; the key then keeps its state and count, and the error
   reaches the caller (as ``StaticCallError``).
@@ -52,7 +52,7 @@ __all__ = [
 
 #: Set by the rewriter: ``hook(key, enabled)``, called under ``UPDATE_LOCK`` before a
 #: key's state changes (see the module docstring). ``None``: no branch sites to patch.
-_on_state_change: Callable[[StaticKey, bool], None] | None = None
+on_state_change: Callable[[StaticKey, bool], None] | None = None
 
 
 class _StateTable(dict):  # type: ignore[type-arg]
@@ -267,7 +267,7 @@ def _set_state(key: StaticKey, enabled: bool) -> None:
         enabled = bool(enabled)
         if _STATE[key] is enabled:
             return
-        hook = _on_state_change
+        hook = on_state_change
         if hook is not None:
             try:
                 hook(key, enabled)

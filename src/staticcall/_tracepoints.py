@@ -11,7 +11,7 @@ call (to the one probe, or to an iterator over several); so does this module:
   tp._tp_target(args)``: no argument is evaluated while no probe is attached.
 
 Every change goes through :func:`_set_probes`, under ``UPDATE_LOCK``, which calls the
-rewriter's hook ``_on_target_change(tp, old, new)`` (with ``old``/``new`` current
+rewriter's hook ``on_target_change(tp, old, new)`` (with ``old``/``new`` current
 callables) and changes the key's state with the static keys' own ``_set_state`` (which
 calls their hook), in the order that keeps every site correct at every moment:
 
@@ -55,7 +55,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 #: Set by the rewriter: ``hook(tp, old_target, new_target)``, called under
 #: ``UPDATE_LOCK`` before a tracepoint's current callable changes (see the module
 #: docstring). If it raises it must have left every site as it was.
-_on_target_change: Callable[[Tracepoint[Any], Any, Any], None] | None = None
+on_target_change: Callable[[Tracepoint[Any], Any, Any], None] | None = None
 
 #: Every tracepoint defined, in definition order (kept alive, as keys are).
 _ALL: list[Tracepoint[Any]] = []
@@ -381,7 +381,7 @@ def _set_probes(tp: Tracepoint[Any], probes: tuple[Any, ...]) -> None:
     else:
         runtime = _generate(tp, probes)
         new = probes[0] if len(probes) == 1 else runtime
-    hook = _on_target_change
+    hook = on_target_change
     key = tp._tp_key
 
     def retarget(before: Any, after: Any) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, TypeVar, overload
 
-from . import _patch
+from . import _patch, _static_keys, _tracepoints
 from ._errors import StaticCallError, StaticCallSignatureError
 from ._keys import (
     UNSET,
@@ -17,7 +17,9 @@ from ._keys import (
     static_call_return0,
 )
 from ._signature import incompatibility, misfit_message, signature_of
-from ._sites import Patcher
+from ._sites import Patcher, sites_of
+from ._static_keys import StaticKey
+from ._tracepoints import Tracepoint
 
 if TYPE_CHECKING:
     from contextlib import AbstractContextManager
@@ -82,6 +84,37 @@ def _apply(changes: list[tuple[StaticCall[Any], Any]], sigs: dict[int, Any] | No
     for key, target in changes:
         patcher.keep.append(key._sc_set_runtime(target, (sigs or {}).get(id(key), UNSET)))
     _patch.invalidate_traces(patcher.stale)
+
+
+def _patch_all(records: list[Any], step: Callable[[Patcher, Any], None]) -> None:
+    """Apply ``step`` to every record, all or nothing, then drop stale traces."""
+    patcher = Patcher()
+    try:
+        for rec in records:
+            step(patcher, rec)
+    except BaseException:
+        patcher.rollback()
+        _patch.invalidate_traces(patcher.stale)
+        raise
+    _patch.invalidate_traces(patcher.stale)
+
+
+def _state_changed(key: StaticKey, enabled: bool) -> None:
+    """The static keys' hook: make every branch site of ``key`` (or, for a tracepoint's
+    key, every site of the tracepoint) take the direction ``enabled`` selects."""
+    owner = key.__dict__.get("_tp_owner")
+    records = sites_of(owner if owner is not None else key) or {}
+    _patch_all(list(records.values()), lambda p, rec: p.set_branch(rec, enabled))
+
+
+def _target_changed(tp: Tracepoint[Any], old: Any, new: Any) -> None:
+    """The tracepoints' hook: make every site of ``tp`` call ``new`` when enabled."""
+    target = new if new is not None else tp
+    _patch_all(list(tp._tp_sites.values()), lambda p, rec: p.set_probe_target(rec, target))
+
+
+_static_keys.on_state_change = _state_changed
+_tracepoints.on_target_change = _target_changed
 
 
 @overload

@@ -190,12 +190,12 @@ def static_call_sites(key: Any = None) -> list[Site]:
     """The site table: every recorded site, or those of one key (a static call key or
     handle, a tracepoint or a static key)."""
     if key is not None:
-        records = sites_of(key)
-        if records is None:
+        mine = sites_of(key)
+        if mine is None:
             from ._keys import as_key
 
-            records = as_key(key, "query")._sc_sites
-        return [r.snapshot() for r in list(records.values())]
+            mine = as_key(key, "query")._sc_sites
+        return [r.snapshot() for r in list(mine.values())]
     out: list[Site] = []
     for records in list(_BY_FUNCTION.values()):
         out.extend(r.snapshot() for r in records)

@@ -56,6 +56,8 @@ ENV_SOURCE = '''
 from staticcall import (
     define_static_call, define_static_call_null, define_static_call_ret0,
     static_call, static_call_cond, static_call_return0, static_call_update,
+    define_static_key_false, define_static_key_true, static_branch_unlikely,
+    define_tracepoint, register_probe,
 )
 
 def target(x):
@@ -99,6 +101,28 @@ k_ret0 = define_static_call_ret0(target, name="k_ret0")
 k_plain = define_static_call(target, name="k_plain")
 k_callee = define_static_call(target, name="k_callee")
 k_callee_updated = define_static_call(target, name="k_callee_updated")
+
+FLAG_OFF = False
+FLAG_ON = True
+sk_off = define_static_key_false(name="sk_off")
+sk_on = define_static_key_true(name="sk_on")
+
+def probe(x):
+    pass
+
+def probe2(x):
+    pass
+
+def probe3(x):
+    pass
+
+no_trace = None
+tp_none = define_tracepoint(probe, name="tp_none")
+tp_one = define_tracepoint(probe, name="tp_one")
+register_probe(tp_one, probe)
+tp_three = define_tracepoint(probe, name="tp_three")
+for p in (probe, probe2, probe3):
+    register_probe(tp_three, p)
 
 def callee_plain(x):
     if x is None:
@@ -170,6 +194,31 @@ SCENARIOS: tuple[Scenario, ...] = (
              reference=None),
     Scenario("site_ret0", "rewritten RET0 site", "staticcall", "y = static_call(k_ret0)(x)",
              reference="inline_ret0", target=1.1, decorate=True),
+    # static keys: a branch site against a test of a global flag
+    Scenario("flag_off", "if FLAG: ..., a global False", "floor", "if FLAG_OFF: y = x",
+             reference=None),
+    Scenario("branch_off", "disabled static key branch site", "static keys",
+             "if static_branch_unlikely(sk_off): y = x", reference="flag_off", target=1.0,
+             decorate=True),
+    Scenario("flag_on", "if FLAG: ..., a global True", "floor", "if FLAG_ON: y = x",
+             reference=None),
+    Scenario("branch_on", "enabled static key branch site", "static keys",
+             "if static_branch_unlikely(sk_on): y = x", reference="flag_on", target=1.0,
+             decorate=True),
+    # tracepoints: the argument is an f-string, built only when a probe is attached
+    Scenario("trace_if_none", 'if TRACE is not None: TRACE(f"..."), none', "floor",
+             'if no_trace is not None: no_trace(f"item {x!r}")', reference=None),
+    Scenario("tp_off", 'tracepoint, no probe, TP(f"...")', "tracepoints",
+             'tp_none(f"item {x!r}")', reference="trace_if_none", target=1.0,
+             decorate=True),
+    Scenario("direct_probe", "direct call of the probe", "floor", "probe(x)",
+             reference=None),
+    Scenario("tp_one_probe", "tracepoint, one probe", "tracepoints", "tp_one(x)",
+             reference="direct_probe", target=1.05, decorate=True),
+    Scenario("direct_probes3", "three hand-written probe calls", "floor",
+             "probe(x); probe2(x); probe3(x)", reference=None),
+    Scenario("tp_three_probes", "tracepoint, three probes", "tracepoints", "tp_three(x)",
+             reference="direct_probes3", target=1.1, decorate=True),
     # calls *to* a decorated function
     Scenario("call_plain", "call to an undecorated function", "calls-to",
              "y = callee_plain(x)", reference=None),
@@ -281,6 +330,36 @@ def make_site_functions(key: Any, count: int, env: dict[str, Any], tag: str) -> 
         left -= here
         n += 1
     return funcs
+
+
+def make_branch_functions(key: Any, count: int, env: dict[str, Any], tag: str) -> list[Any]:
+    """Decorated functions holding ``count`` branch sites of the static key ``key``."""
+    from .. import static_calls
+
+    env[f"sk_{tag}"] = key
+    funcs = []
+    for n in range(0, count, SITES_PER_FUNCTION):
+        here = min(count - n, SITES_PER_FUNCTION)
+        name = f"branches_{tag}_{n}"
+        src = (f"def {name}(x):\n"
+               + f"    if static_branch_unlikely(sk_{tag}):\n        x += 1\n" * here
+               + "    return x\n")
+        exec(compile(src, f"<staticcall bench {tag}>", "exec"), env)
+        funcs.append(static_calls(env.pop(name)))
+    return funcs
+
+
+def _flip_sampler(key: Any, pairs: int) -> Callable[[], int]:
+    from .. import static_branch_disable, static_branch_enable
+
+    def sample() -> int:
+        t0 = _now()
+        for _ in range(pairs):
+            static_branch_enable(key)
+            static_branch_disable(key)
+        return _now() - t0
+
+    return sample
 
 
 def decoration_source(sites: int) -> str:
@@ -546,6 +625,17 @@ def measure_updates(mode: Mode, progress: Callable[[str], None]) -> list[dict[st
     cid = f"update_{mid}_sites_shape"
     cases.append((cid, _update_sampler(keys[mid], static_call_return0, target, pairs), 2 * pairs))
     meta[cid] = (f"update: key with {mid:,} sites, call <-> RET0", mid, total - mid)
+    # flipping a static key with as many branch sites as the largest key has sites
+    from .. import define_static_key_false
+
+    big = max(mode.update_sizes)
+    progress(f"update latency, decorating functions with {big} branch sites")
+    sk = define_static_key_false(name="sk_flip")
+    keep.extend(make_branch_functions(sk, big, env, "flip"))
+    pairs = max(1, _calibrate_ops(lambda k: _flip_sampler(sk, k)(), mode.sample_time))
+    cid = f"flip_{big}_branch_sites"
+    cases.append((cid, _flip_sampler(sk, pairs), 2 * pairs))
+    meta[cid] = (f"static key flip: {big:,} branch sites", big, total)
     raw = _run_rounds(cases, mode.latency_rounds, progress, "update latency")
     for cid, _, ops in cases:
         label, n, others = meta[cid]

@@ -282,3 +282,35 @@ def test_a_dead_proxy_leads_nowhere() -> None:
     static_call_update(a, proxy)  # the check does not raise ReferenceError
     assert static_call_query(a) is proxy
     static_call_update(a, plus_one)
+
+
+DEEP_CHAIN = """
+    import functools, sys
+    from staticcall import define_static_call, define_static_call_null, static_call_update
+
+    def f(*args):
+        return args
+
+    head = tail = define_static_call(f, name="k0")
+    for i in range(1, 60_000):
+        # extended at the far end, each update sees a short chain downstream
+        new = define_static_call_null(name=f"k{i}")
+        static_call_update(new, f)
+        static_call_update(tail, functools.partial(new) if i % 2 else new)
+        tail = new
+    try:
+        head(1)
+    except RecursionError:
+        print("RecursionError")
+"""
+
+
+def test_a_very_long_chain_is_a_recursion_error_not_a_crash() -> None:
+    import subprocess
+    import sys
+    import textwrap
+
+    result = subprocess.run([sys.executable, "-c", textwrap.dedent(DEEP_CHAIN)],
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, (result.returncode, result.stderr[-2000:])
+    assert result.stdout.strip() == "RecursionError"

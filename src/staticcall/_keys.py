@@ -344,6 +344,13 @@ class StaticCall(_KeyBase[F]):
         target = self._sc_target
         if target is None:
             return _return_none if cond else self._sc_null
+        if _c_path_to_a_key(target):
+            # A key calling a key without a Python frame between them is a C-level call
+            # per link; a Python frame per link lets the recursion limit, not the C
+            # stack, bound a long chain of keys.
+            if issubclass(type(target), StaticCall):
+                return target._sc_call_any
+            return _python_hop(target)
         return target
 
     def _sc_set_runtime(self, target: Any, sig: Any = UNSET) -> Any:
@@ -484,6 +491,32 @@ def _next_hops(obj: Any, resolve: bool = True) -> tuple[str, list[Any]]:
     if follow is not None:
         return str(getattr(obj, "name", type(obj).__name__)), list(follow(obj))
     return "", []
+
+
+def _c_path_to_a_key(target: Any) -> bool:
+    """Whether calling ``target`` may reach a key through C-level calls only (no Python
+    frame on the way: a function, a trampoline or a handle's ``__call__`` is one)."""
+    if type(target) in (types.FunctionType, types.BuiltinFunctionType):
+        return False
+    handle_type = sys.modules["staticcall._exports"].StaticCallHandle
+    stack, seen = [target], set()
+    while stack:
+        obj = stack.pop()
+        kind = type(obj)
+        if (obj is None or kind in (types.FunctionType, types.BuiltinFunctionType)
+                or issubclass(kind, handle_type) or id(obj) in seen):
+            continue
+        seen.add(id(obj))
+        if issubclass(kind, StaticCall):
+            return True
+        stack.extend(_next_hops(obj, resolve=False)[1])
+    return False
+
+
+def _python_hop(target: Any) -> Callable[..., Any]:
+    def static_call_hop(*args: Any, **kwargs: Any) -> Any:
+        return target(*args, **kwargs)
+    return static_call_hop
 
 
 def _leads_nowhere(obj: Any) -> bool:

@@ -21,7 +21,8 @@ from staticcall.tools import bench as _bench
 TIMEOUT = 300
 LATENCY_IDS = ({f"update_{n}_sites" for n in _bench.MODES["tiny"].update_sizes}
                | {"update_1_site_alone", "decorate_0_sites",
-                  f"decorate_{_bench.MODES['tiny'].decorate_sites}_sites"})
+                  f"decorate_{_bench.MODES['tiny'].decorate_sites}_sites",
+                  f"flip_{max(_bench.MODES['tiny'].update_sizes)}_branch_sites"})
 
 
 @pytest.fixture(scope="module")
@@ -69,6 +70,8 @@ def check_structure(result: dict[str, Any]) -> None:
     for n in _bench.MODES["tiny"].update_sizes:
         assert rows[f"update_{n}_sites"]["sites"] == n
         assert rows[f"update_{n}_sites"]["unit"] == "ns/update"
+    flip = rows[f"flip_{max(_bench.MODES['tiny'].update_sizes)}_branch_sites"]
+    assert flip["sites"] == max(_bench.MODES["tiny"].update_sizes) and flip["ns_min"] > 0
     assert result["method"]["unroll"] == _bench.UNROLL
     assert result["method"]["baseline_ns"] > 0
 
@@ -92,6 +95,11 @@ def test_targets_are_the_issue_s(result: dict[str, Any]) -> None:
         "site_ret0": ("inline_ret0", 1.1),
         "call_decorated": ("call_plain", 1.05),
         "call_decorated_updated": ("call_plain", 1.05),
+        "branch_off": ("flag_off", 1.0),
+        "branch_on": ("flag_on", 1.0),
+        "tp_off": ("trace_if_none", 1.0),
+        "tp_one_probe": ("direct_probe", 1.05),
+        "tp_three_probes": ("direct_probes3", 1.1),
     }
     assert rows["direct"]["group"] == "floor"
 
@@ -180,8 +188,12 @@ def test_loops_are_generated_alike() -> None:
 def test_every_loop_computes_what_it_says() -> None:
     env, loops = _bench.build_call_loops()
     try:
+        # y stays None where the statement assigns nothing (or only when enabled)
         expect = {"baseline": 1, "site_ret0": 0, "inline_ret0": 0, "stub": 0,
-                  "if_hook_none": None, "site_null": None}
+                  "if_hook_none": None, "site_null": None, "flag_off": None,
+                  "branch_off": None, "trace_if_none": None, "tp_off": None,
+                  "direct_probe": None, "tp_one_probe": None, "direct_probes3": None,
+                  "tp_three_probes": None}
         for s, func in loops:
             assert func(3) == expect.get(s.id, 1), s.id
     finally:

@@ -16,7 +16,7 @@ from ._exports import StaticCallHandle
 from ._factory import make_function
 from ._keys import UPDATE_LOCK, StaticCall
 from ._patch import Holder
-from ._rewrite import FoundSite, find_sites, read, rewrite
+from ._rewrite import FoundSite, UnboundName, find_sites, read, rewrite
 from ._sites import Patcher, SiteRecord, register
 from ._static_keys import StaticKey, static_branch_likely, static_branch_unlikely
 from ._tracepoints import Tracepoint
@@ -70,6 +70,8 @@ def _bind(ref: Any, globals_: dict[str, Any]) -> tuple[Any, str | None]:
     cannot bind (left to the runtime path)."""
     if isinstance(ref, (StaticCall, Tracepoint, StaticKey)):
         return ref, None
+    if isinstance(ref, UnboundName):
+        return None, ref.reason
     try:
         return ref._resolve_for("call", globals_), None
     except StaticCallError as exc:

@@ -650,6 +650,3 @@ def static_call_query(key: Any) -> Any:
     """The current target: the function, ``None`` for NULL, ``static_call_return0`` for RET0."""
     return as_key(key, "query")._sc_target
 
-
-class StaticCallUnresolved(StaticCallError):
-    """A declared handle that could not be resolved (internal subclass, same contract)."""

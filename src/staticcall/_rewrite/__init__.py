@@ -18,12 +18,12 @@ from bytecode import Bytecode, Instr, Label, SetLineno, TryBegin, TryEnd
 
 from .emit import Context, Edits, emit_site, reject
 from .find import Resolver, find_loads
-from .found import FoundSite, Switch
+from .found import FoundSite, Switch, UnboundName
 from .locate import locate
 from .match import match_calls
 
-__all__ = ["FoundSite", "Resolver", "Rewritten", "Switch", "find_sites", "locate", "read",
-           "rewrite"]
+__all__ = ["FoundSite", "Resolver", "Rewritten", "Switch", "UnboundName", "find_sites",
+           "locate", "read", "rewrite"]
 
 #: Stack slots a rewritten code object may need beyond the original's (see rewrite()).
 STACK_EXTRA = 1

@@ -21,7 +21,7 @@ from bytecode import Instr
 
 from .. import _opcodes as op
 from .._keys import static_call, static_call_cond
-from .found import FoundSite
+from .found import FoundSite, UnboundName
 
 # (kind, key or handle[, why the site cannot bind]) or None
 Resolver = Callable[[Any], tuple[Any, ...] | None]
@@ -91,6 +91,30 @@ def _site(ref: tuple[Any, ...], cond: bool, lineno: int, qualname: str, filename
                      null_flags=[s == "N" for s in shape])
 
 
+def _unbound_key_call(items: list[Any], i: int, end: int, shape: list[str], cond: bool,
+                      globals_: dict[str, Any], lineno: int, qualname: str,
+                      filename: str) -> FoundSite | None:
+    """``static_call(K)`` whose ``K`` is a global name bound to nothing yet: a site the
+    table lists with the reason, so that nothing is silently left slow."""
+    g = op.global_load(items[end]) if end < len(items) else None
+    if g is None or g[1]:
+        return None
+    try:
+        _lookup(globals_, g[0])
+        return None  # bound, but not to something a chain can follow
+    except LookupError:
+        pass
+    j = end + 1
+    while j < len(items) and _is(items[j], "PRECALL"):
+        j += 1
+    if j >= len(items) or not _is(items[j], "CALL") or items[j].arg != 1:
+        return None
+    ref = UnboundName(g[0])
+    site = _site(("unbound", ref, ref.reason), cond, lineno, qualname, filename, i, j + 1,
+                 shape[:-2] + ["V"])
+    return site
+
+
 def _key_call(items: list[Any], i: int, end: int, shape: list[str], cond: bool,
               globals_: dict[str, Any], resolve: Resolver, lineno: int, qualname: str,
               filename: str) -> FoundSite | None:
@@ -98,7 +122,10 @@ def _key_call(items: list[Any], i: int, end: int, shape: list[str], cond: bool,
     if shape.count("V") != 1:
         return None
     k = _chain(items, end, globals_)
-    if k is None or k[2] != ["V"]:
+    if k is None:
+        return _unbound_key_call(items, i, end, shape, cond, globals_, lineno, qualname,
+                                 filename)
+    if k[2] != ["V"]:
         return None
     j, kvalue, _ = k
     while j < len(items) and _is(items[j], "PRECALL"):

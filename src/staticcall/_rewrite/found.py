@@ -24,6 +24,24 @@ class Slot:
         return f"<slot {self.name}>"
 
 
+class UnboundName:
+    """What a ``static_call(K)`` site names when ``K`` is not bound yet as the function
+    is processed (defined further down, imported later): listed, not rewritten."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"<unbound global {self.name!r}>"
+
+    @property
+    def reason(self) -> str:
+        return (f"{self.name!r} was not bound when the function was processed (define "
+                f"the key before the functions that use it)")
+
+
 @dataclass(frozen=True)
 class Switch:
     """A site's shape switch in assembled code: the ``JUMP_FORWARD`` at byte ``offset``,

@@ -15,6 +15,7 @@ import pytest
 import staticcall
 import staticcall._static_keys as sk
 import staticcall._tracepoints as tpm
+from _lu_util import loop_threads
 from staticcall import (
     StaticCallError,
     StaticCallSignatureError,
@@ -511,7 +512,8 @@ def test_calls_while_probes_come_and_go() -> None:
         except BaseException as exc:  # pragma: no cover - reported below
             errors.append(exc)
 
-    threads = [threading.Thread(target=caller) for _ in range(2)]
+    # one thread under 3.15's JIT tracer race (gh-157740)
+    threads = [threading.Thread(target=caller) for _ in range(loop_threads(2))]
     for t in threads:
         t.start()
     try:

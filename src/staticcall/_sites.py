@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import weakref
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, NamedTuple
+from typing import TYPE_CHECKING, Any, Callable
 
 from . import _patch
 from ._keys import _make_null_raiser, static_call_return0
@@ -47,7 +47,7 @@ class SiteRecord:
 
     __slots__ = ("key", "function", "filename", "lineno", "cond", "tail", "reason", "kind",
                  "code_ref", "consts", "indices", "switches", "null_raiser",
-                 "cells", "switch_cells", "holder", "__weakref__")
+                 "cells", "switch_cells", "holder", "on", "__weakref__")
 
     def __init__(self, key: StaticCall[Any], function: str, filename: str, lineno: int,
                  cond: bool, tail: bool, reason: str | None, code: Any = None,
@@ -75,6 +75,8 @@ class SiteRecord:
         self.switch_cells = [(_patch.operand_cell(address), on, off)
                              for address, on, off in self.switches]
         self.cells: dict[int, Any] = {}
+        # what the switches select, as last written (None: not known, read them)
+        self.on: bool | None = None
         # where T is read from a holder, the holder (a constant that is never replaced)
         self.holder: _patch.Holder | None = None
         consts = self.consts
@@ -206,42 +208,19 @@ def static_call_sites(key: Any = None) -> list[Site]:
 # Patching, all-or-nothing.
 # --------------------------------------------------------------------------------------
 
-class _ConstWrite(NamedTuple):
-    consts: tuple[Any, ...]
-    position: int
-    old: Any
-    cell: Any
-    hashed: Any
-
-    def undo(self) -> None:
-        _patch.set_const(self.consts, self.position, self.old, self.cell, self.hashed)
-
-
-class _HolderWrite(NamedTuple):
-    holder: _patch.Holder
-    old: Any
-
-    def undo(self) -> None:
-        self.holder.target = self.old
-
-
-class _OperandWrite(NamedTuple):
-    cell: Any
-    old: int
-
-    def undo(self) -> None:
-        _patch.write_operand(self.cell, self.old)
-
-
 class Patcher:
     """Collects in-place writes so that they can be undone if any one fails.
 
     Every value a write replaces is kept (``keep``) until the patcher is dropped, so
-    that nothing is freed -- and no destructor runs -- halfway through an update.
+    that nothing is freed -- and no destructor runs -- halfway through an update. The
+    undo entries are kept by kind; writes of different kinds never touch one place.
     """
 
     def __init__(self) -> None:
-        self.undo: list[_ConstWrite | _HolderWrite | _OperandWrite] = []
+        # (consts, index, old item, its cell, the tuple's hash cell)
+        self.const_undo: list[tuple[tuple[Any, ...], int, Any, Any, Any]] = []
+        self.holder_undo: list[tuple[_patch.Holder, Any]] = []    # (holder, old target)
+        self.operand_undo: list[tuple[SiteRecord, Any, int]] = []  # (record, cell, old)
         self.keep: list[Any] = []
         # code objects written into: the table holds them weakly, and a collection
         # during the update must not free one that a write or a rollback still reaches
@@ -253,12 +232,13 @@ class Patcher:
     def write(self, rec: SiteRecord, index: int, value: Any) -> bool:
         """Make ``rec``'s constant ``index`` (its T or its V) be ``value``; return
         whether a constant of the code (which traces may have baked in) changed."""
-        if rec.holder is not None and index == rec.indices[0]:  # type: ignore[index]
-            old = rec.holder.target
+        holder = rec.holder
+        if holder is not None and index == rec.indices[0]:  # type: ignore[index]
+            old = holder.target
             if old is not value:
                 self.keep.append(old)
-                rec.holder.target = value
-                self.undo.append(_HolderWrite(rec.holder, old))
+                holder.target = value
+                self.holder_undo.append((holder, old))
             return False
         consts = rec.consts
         assert consts is not None
@@ -268,7 +248,7 @@ class Patcher:
         self.keep.append(old)
         cell, hashed = rec.cells[index], rec.cells[-1]
         _patch.set_const(consts, index, value, cell, hashed)
-        self.undo.append(_ConstWrite(consts, index, old, cell, hashed))
+        self.const_undo.append((consts, index, old, cell, hashed))
         return True
 
     def retarget(self, rec: SiteRecord, target: Any) -> None:
@@ -294,13 +274,15 @@ class Patcher:
 
     def switch(self, rec: SiteRecord, code: Any, on: bool, stale: bool = False) -> None:
         """Set every shape switch of ``rec`` (whose code is ``code``) on or off."""
-        for cell, when_on, when_off in rec.switch_cells:
-            operand = when_on if on else when_off
-            old = cell.value
-            if old != operand:
-                _patch.write_operand(cell, operand)
-                self.undo.append(_OperandWrite(cell, old))
-                stale = True
+        if rec.on is not on:
+            for cell, when_on, when_off in rec.switch_cells:
+                operand = when_on if on else when_off
+                old = cell.value
+                if old != operand:
+                    _patch.write_operand(cell, operand)
+                    self.operand_undo.append((rec, cell, old))
+                    stale = True
+            rec.on = on
         if stale and (not self.stale or self.stale[-1] is not code):
             self.stale.append(code)
 
@@ -337,6 +319,13 @@ class Patcher:
             self.retarget(rec, key._sc_target)
 
     def rollback(self) -> None:
-        for entry in reversed(self.undo):
-            entry.undo()
-        self.undo.clear()
+        for consts, index, old, cell, hashed in reversed(self.const_undo):
+            _patch.set_const(consts, index, old, cell, hashed)
+        for holder, target in reversed(self.holder_undo):
+            holder.target = target
+        for rec, cell, operand in reversed(self.operand_undo):
+            _patch.write_operand(cell, operand)
+            rec.on = None  # read the switch again next time
+        self.const_undo.clear()
+        self.holder_undo.clear()
+        self.operand_undo.clear()

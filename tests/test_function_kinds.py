@@ -29,9 +29,9 @@ from staticcall import (
 )
 
 try:
-    from . import _rw_util as rw
+    from . import rewrite_helpers as rw
 except ImportError:
-    import _rw_util as rw
+    import rewrite_helpers as rw
 
 PY = sys.version_info[:2]
 CALLS: list[tuple[str, tuple[Any, ...]]] = []

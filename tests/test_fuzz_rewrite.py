@@ -38,10 +38,10 @@ from staticcall import (
 )
 
 try:
-    from . import _rw_util as rw
+    from . import rewrite_helpers as rw
     from ._rw_fuzz import STATES, Program, programs
 except ImportError:
-    import _rw_util as rw
+    import rewrite_helpers as rw
     from _rw_fuzz import STATES, Program, programs
 
 PY = sys.version_info[:2]

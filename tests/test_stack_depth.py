@@ -19,9 +19,9 @@ from staticcall import (
 )
 
 try:
-    from . import _rw_util as rw
+    from . import rewrite_helpers as rw
 except ImportError:  # run from the tests directory
-    import _rw_util as rw
+    import rewrite_helpers as rw
 
 SOURCES = {
     # statements whose arguments are plain: with no call the switch skips them whole

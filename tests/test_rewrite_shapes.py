@@ -18,7 +18,9 @@ from unittest import mock
 
 import pytest
 
+import rewrite_helpers as rw
 import staticcall
+from call_shapes import SHAPES, Shape
 from staticcall import (
     StaticCallError,
     StaticCallNullError,
@@ -33,15 +35,8 @@ from staticcall import (
     static_call_update,
     static_calls,
 )
+from staticcall._opcodes import PY
 
-try:
-    from . import rewrite_helpers as rw
-    from .call_shapes import SHAPES, Shape
-except ImportError:
-    import rewrite_helpers as rw
-    from call_shapes import SHAPES, Shape
-
-PY = sys.version_info[:2]
 STAR_MESSAGE = re.compile(r"after \*\*? must be (an iterable|a mapping)")
 STATE_OF = {"call": "call", "call2": "call", "null": "null", "ret0": "ret0"}
 # (state of K, state of K2) for each step after decoration

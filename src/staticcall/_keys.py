@@ -213,13 +213,16 @@ else:
 # --------------------------------------------------------------------------------------
 
 if TYPE_CHECKING:
-    class _KeyBase(Generic[F]):
-        # Calling a key has the type of its target.
+    class PartialOf(Generic[F]):
+        # Calling one has the type F: a key's target's, a tracepoint's prototype's.
         @property
         def __call__(self) -> F:
             raise NotImplementedError
 else:
-    class _KeyBase(functools.partial, Generic[F]):
+    class PartialOf(functools.partial, Generic[F]):
+        """A ``functools.partial`` (its C-level call) that type-checks as calling ``F``:
+        the base of keys and tracepoints."""
+
         __slots__ = ()
 
 
@@ -239,7 +242,7 @@ def _field(name: str, shown: Callable[[Any], Any]) -> Any:
     return property(shown, set_field, doc=f"Not the target: see static_call_query(). ({name})")
 
 
-class StaticCall(_KeyBase[F]):
+class StaticCall(PartialOf[F]):
     """A static call key: a named, replaceable call target.
 
     Create keys with :func:`define_static_call`, :func:`define_static_call_null` or

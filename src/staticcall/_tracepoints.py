@@ -34,10 +34,10 @@ from __future__ import annotations
 import functools
 import inspect
 import types
-from typing import TYPE_CHECKING, Any, Callable, Generic, Iterator, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Callable, Iterator, TypeVar, overload
 
 from ._errors import StaticCallError, StaticCallSignatureError
-from ._keys import UPDATE_LOCK, StaticCall, keys_of_trampoline
+from ._keys import UPDATE_LOCK, PartialOf, StaticCall, keys_of_trampoline
 from ._naming import Named, defining_module
 from ._signature import incompatibility, signature_of
 from ._static_keys import StaticKey, set_state
@@ -144,17 +144,6 @@ def _generate(tp: Tracepoint[Any], probes: tuple[Any, ...]) -> Callable[..., Non
 # The tracepoint type.
 # --------------------------------------------------------------------------------------
 
-if TYPE_CHECKING:
-    class _TracepointBase(Generic[F]):
-        # Calling a tracepoint has the prototype's parameters (and returns None).
-        @property
-        def __call__(self) -> F:
-            raise NotImplementedError
-else:
-    class _TracepointBase(functools.partial, Generic[F]):
-        __slots__ = ()
-
-
 class _TracepointKey(StaticKey):
     """The static key of a tracepoint: named after it."""
 
@@ -169,7 +158,7 @@ class _TracepointKey(StaticKey):
         return f"{self.__dict__['_tp_owner'].name}.enabled"
 
 
-class Tracepoint(_TracepointBase[F], Named):
+class Tracepoint(PartialOf[F], Named):
     """A tracepoint: ``tp(args)`` calls every attached probe, in registration order.
 
     Create one with :func:`define_tracepoint`; attach probes with

@@ -377,26 +377,25 @@ def _set_probes(tp: Tracepoint[Any], probes: tuple[Any, ...]) -> None:
             raise StaticCallError(f"tracepoint {tp.name!r}: its sites could not be "
                                   f"retargeted: {exc}") from exc
 
-    def undo(exc: BaseException, step: Callable[[], None]) -> None:
+    def in_order(first: Callable[[], None], then: Callable[[], None],
+                 undo_first: Callable[[], None]) -> None:
+        """``first()``, then ``then()``; if that fails, ``undo_first()``."""
+        first()
         try:
-            step()
-        except Exception as failed:  # keep the first error; say the undo failed too
-            exc.add_note(f"undoing the first step failed too: {failed!r}")
+            then()
+        except BaseException as exc:
+            try:
+                undo_first()
+            except Exception as failed:  # keep the first error; say the undo failed too
+                exc.add_note(f"undoing the first step failed too: {failed!r}")
+            raise
 
     if old is None and new is not None:
-        retarget(None, new)
-        try:
-            set_state(key, True)
-        except BaseException as exc:
-            undo(exc, lambda: retarget(new, None))
-            raise
+        in_order(lambda: retarget(None, new), lambda: set_state(key, True),
+                 lambda: retarget(new, None))
     elif new is None and old is not None:
-        set_state(key, False)
-        try:
-            retarget(old, None)
-        except BaseException as exc:
-            undo(exc, lambda: set_state(key, True))
-            raise
+        in_order(lambda: set_state(key, False), lambda: retarget(old, None),
+                 lambda: set_state(key, True))
     else:
         retarget(old, new)
     d = tp.__dict__

@@ -37,7 +37,8 @@ def _in_type_checking(node: ast.AST, parents: dict[ast.AST, ast.AST]) -> bool:
     """Whether ``node`` is in the body (not the ``else``) of an ``if TYPE_CHECKING:``."""
     while node in parents:
         parent = parents[node]
-        if (isinstance(parent, ast.If) and "TYPE_CHECKING" in ast.unparse(parent.test)
+        if (isinstance(parent, ast.If)
+                and ast.unparse(parent.test) in ("TYPE_CHECKING", "typing.TYPE_CHECKING")
                 and node in parent.body):
             return True
         node = parent
@@ -148,6 +149,8 @@ def test_the_graph_sees_lazy_and_relative_imports() -> None:
     graph = _graph()
     assert "staticcall._opcodes" in graph["staticcall._rewrite.emit"]    # from .. import _opcodes
     assert "staticcall._rewrite.found" in graph["staticcall._rewrite.emit"]   # from .found
+    assert "staticcall._rewrite.emit" in graph["staticcall._rewrite"]   # from .emit, in __init__
+    assert "staticcall._rewrite" in graph["staticcall._decorator"]      # from ._rewrite import
     assert "staticcall.tools.explain" in graph["staticcall"]      # lazy, inside a function
     assert "staticcall" not in graph["staticcall._keys"]
 

@@ -190,6 +190,7 @@ def keys_of_trampoline(obj: Any) -> Iterator[StaticCall[Any]]:
         if obj in (getattr(key, "_sc_call_any", None), getattr(key, "_sc_cond_any", None)):
             yield key
 
+
 if TYPE_CHECKING:
     from ._exports import StaticCallHandle
 

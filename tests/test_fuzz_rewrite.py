@@ -1,7 +1,7 @@
 """Differential fuzzing of INLINE-mode rewriting.
 
 Hypothesis writes functions with static call sites in random syntactic contexts
-(``_rw_fuzz.programs``). Each is compiled twice; one copy is decorated with
+(``fuzz_programs.programs``). Each is compiled twice; one copy is decorated with
 ``@static_calls``. Both run under the same sequence of key states (function targets
 that record their calls, a raising target, NULL, RET0), and, for generators and
 coroutines, the same updates between resumptions. Return values, exceptions and the
@@ -25,7 +25,7 @@ from hypothesis import HealthCheck, event, given, note, settings
 
 import rewrite_helpers as rw
 import staticcall
-from _rw_fuzz import STATES, Program, programs
+from fuzz_programs import STATES, Program, programs
 from staticcall import (
     StaticCallNullError,
     define_static_call_null,

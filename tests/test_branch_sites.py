@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 
 import staticcall
-from _lu_util import LIVE, Worker, build, loop_threads, wait_until
-from _rw_util import assert_no_lookup
+from live_helpers import LIVE, Worker, build, loop_threads, wait_until
+from rewrite_helpers import assert_no_lookup
 from staticcall import (
     StaticCallError,
     define_static_key_false,

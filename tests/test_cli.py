@@ -19,7 +19,7 @@ import staticcall
 from staticcall.__main__ import main
 
 HERE = Path(__file__).resolve().parent
-MOD = HERE / "_cli_mod.py"
+MOD = HERE / "cli_sites_module.py"
 TIMEOUT = 120
 
 
@@ -37,7 +37,7 @@ def run_process(*argv: str, cwd: Path = HERE, env: dict[str, str] | None = None
 
 
 def expected_sites() -> list[dict[str, Any]]:
-    """The site table of _cli_mod, read from its ``# site:`` comments."""
+    """The site table of cli_sites_module, read from its ``# site:`` comments."""
     out = []
     for n, line in enumerate(MOD.read_text(encoding="utf-8").splitlines(), 1):
         m = re.search(r"# site: (.*)$", line)
@@ -51,10 +51,10 @@ def expected_sites() -> list[dict[str, Any]]:
 @pytest.fixture
 def cli_mod(monkeypatch: pytest.MonkeyPatch) -> Any:
     monkeypatch.syspath_prepend(str(HERE))
-    import _cli_mod
+    import cli_sites_module
 
     gc.collect()  # decorated copies that explain() made, if a cycle kept one alive
-    return _cli_mod
+    return cli_sites_module
 
 
 # --------------------------------------------------------------------------------------
@@ -87,7 +87,7 @@ def test_console_script_finds_modules_in_the_current_directory(tmp_path: Path) -
     script = Path(sys.executable).parent / "staticcall"
     if not script.exists():
         pytest.skip("the console script is not installed next to this interpreter")
-    proc = subprocess.run([str(script), "sites", "_cli_mod", "--json"], capture_output=True,
+    proc = subprocess.run([str(script), "sites", "cli_sites_module", "--json"], capture_output=True,
                           text=True, timeout=TIMEOUT, cwd=str(HERE))
     assert proc.returncode == 0, proc.stderr
     assert len(json.loads(proc.stdout)["sites"]) == len(expected_sites())
@@ -122,17 +122,17 @@ def _as_rows(sites: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
 
 def test_sites_json_is_the_modules_table(cli_mod: Any,
                                          capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, err = run_main(capsys, "sites", "_cli_mod", "--json")
+    code, out, err = run_main(capsys, "sites", "cli_sites_module", "--json")
     assert code == 0, err
     data = json.loads(out)
-    assert data["modules"] == ["_cli_mod"]
+    assert data["modules"] == ["cli_sites_module"]
     sites = data["sites"]
     expected = expected_sites()
     assert len(sites) == len(expected)
     for s in sites:
         assert Path(s["filename"]).resolve() == MOD
         assert s["key"] in ("cli_key", "cli_hook", "cli_zero")
-        assert s["key_module"] == "_cli_mod"
+        assert s["key_module"] == "cli_sites_module"
         assert set(s) >= {"key", "function", "filename", "lineno", "cond", "tail", "state",
                           "reason"}
     runtime = {e["lineno"] for e in expected if e["runtime"]}
@@ -152,7 +152,7 @@ def test_sites_json_is_the_modules_table(cli_mod: Any,
 
 def test_sites_json_matches_the_library_table(cli_mod: Any,
                                               capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run_main(capsys, "sites", "_cli_mod", "--json")
+    code, out, _ = run_main(capsys, "sites", "cli_sites_module", "--json")
     assert code == 0
     table = [s for s in staticcall.static_call_sites()
              if Path(s.filename).resolve() == MOD]
@@ -162,23 +162,23 @@ def test_sites_json_matches_the_library_table(cli_mod: Any,
 
 def test_sites_follow_updates(cli_mod: Any, capsys: pytest.CaptureFixture[str]) -> None:
     with staticcall.static_call_override(cli_mod.KEY, staticcall.static_call_return0):
-        code, out, _ = run_main(capsys, "sites", "_cli_mod", "--json")
+        code, out, _ = run_main(capsys, "sites", "cli_sites_module", "--json")
     assert code == 0
     states = {s["state"] for s in json.loads(out)["sites"] if s["key"] == "cli_key"}
     assert states == {"ret0", "trampoline"}
 
 
 def test_sites_text_table(cli_mod: Any, capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, err = run_main(capsys, "sites", "_cli_mod")
+    code, out, err = run_main(capsys, "sites", "cli_sites_module")
     assert code == 0, err
     lines = out.splitlines()
     header = lines[0].split()
     assert header[:6] == ["key", "function", "where", "cond", "tail", "state"]
     assert "reason" in header  # one site is on the runtime path
-    rows = [ln for ln in lines[2:] if "_cli_mod.py:" in ln]
+    rows = [ln for ln in lines[2:] if "cli_sites_module.py:" in ln]
     assert len(rows) == len(expected_sites())
     for e in expected_sites():
-        row = next(r for r in rows if f"_cli_mod.py:{e['lineno']} " in r + " ")
+        row = next(r for r in rows if f"cli_sites_module.py:{e['lineno']} " in r + " ")
         assert e["state"] in row.split()
         assert ("cond" in row.split()) == e["cond"]
         if e["runtime"]:
@@ -186,7 +186,7 @@ def test_sites_text_table(cli_mod: Any, capsys: pytest.CaptureFixture[str]) -> N
         else:
             assert ("tail" in row.split()) == e["tail"]
     assert "cli_hook" in out and "cli_zero" in out and "Thing.smethod" in out
-    assert lines[-1].startswith(f"{len(expected_sites())} sites in _cli_mod")
+    assert lines[-1].startswith(f"{len(expected_sites())} sites in cli_sites_module")
     assert "1 on the runtime path" in lines[-1]
 
 
@@ -195,7 +195,7 @@ def test_sites_only_lists_the_named_modules(cli_mod: Any, tmp_path: Path,
                                             capsys: pytest.CaptureFixture[str]) -> None:
     (tmp_path / "_cli_other_mod.py").write_text(
         "from staticcall import static_call, static_calls\n"
-        "from _cli_mod import KEY\n"
+        "from cli_sites_module import KEY\n"
         "@static_calls\n"
         "def other(x):\n"
         "    return static_call(KEY)(x)\n", encoding="utf-8")
@@ -204,10 +204,10 @@ def test_sites_only_lists_the_named_modules(cli_mod: Any, tmp_path: Path,
     assert code == 0
     sites = json.loads(out)["sites"]
     assert [(s["function"], s["lineno"]) for s in sites] == [("other", 5)]
-    code, out, _ = run_main(capsys, "sites", "_cli_other_mod", "_cli_mod", "--json")
+    code, out, _ = run_main(capsys, "sites", "_cli_other_mod", "cli_sites_module", "--json")
     assert code == 0
     data = json.loads(out)
-    assert data["modules"] == ["_cli_other_mod", "_cli_mod"]
+    assert data["modules"] == ["_cli_other_mod", "cli_sites_module"]
     assert len(data["sites"]) == len(expected_sites()) + 1
 
 
@@ -240,9 +240,9 @@ def test_sites_of_a_package_include_its_imported_submodules(
 
 
 def test_sites_in_a_subprocess(cli_mod: Any) -> None:
-    proc = run_process("sites", "_cli_mod")
+    proc = run_process("sites", "cli_sites_module")
     assert proc.returncode == 0, proc.stderr
-    assert f"{len(expected_sites())} sites in _cli_mod" in proc.stdout
+    assert f"{len(expected_sites())} sites in cli_sites_module" in proc.stdout
 
 
 # --------------------------------------------------------------------------------------
@@ -311,7 +311,7 @@ def test_sites_never_crashes_on_odd_names(name: str) -> None:
 # --------------------------------------------------------------------------------------
 
 def test_explain_command_marks_sites(cli_mod: Any, capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, err = run_main(capsys, "explain", "_cli_mod:undecorated")
+    code, out, err = run_main(capsys, "explain", "cli_sites_module:undecorated")
     assert code == 0, err
     assert out == staticcall.explain(cli_mod.undecorated)
     assert "--- before" in out and "--- after @static_calls ---" in out
@@ -321,21 +321,21 @@ def test_explain_command_marks_sites(cli_mod: Any, capsys: pytest.CaptureFixture
 def test_explain_command_reaches_class_members(cli_mod: Any,
                                                capsys: pytest.CaptureFixture[str]) -> None:
     for name in ("Thing.smethod", "Thing.cmethod", "Thing.method"):
-        code, out, err = run_main(capsys, "explain", f"_cli_mod:{name}")
+        code, out, err = run_main(capsys, "explain", f"cli_sites_module:{name}")
         assert code == 0, err
-        assert f"explain _cli_mod.{name} " in out
+        assert f"explain cli_sites_module.{name} " in out
         assert "<-- [1]" in out
 
 
 @pytest.mark.parametrize("spec, message", [
-    ("_cli_mod", "expected MODULE:FUNCTION"),
-    ("_cli_mod:", "expected MODULE:FUNCTION"),
+    ("cli_sites_module", "expected MODULE:FUNCTION"),
+    ("cli_sites_module:", "expected MODULE:FUNCTION"),
     (":f", "expected MODULE:FUNCTION"),
-    ("_cli_mod:nope", "'nope' not found"),
-    ("_cli_mod:Thing.nope", "'nope' not found"),
-    ("_cli_mod:NOT_A_FUNCTION", "needs a Python function"),
-    ("_cli_mod:KEY", "needs a Python function"),
-    ("_cli_mod:a-b", "is not a dotted name"),
+    ("cli_sites_module:nope", "'nope' not found"),
+    ("cli_sites_module:Thing.nope", "'nope' not found"),
+    ("cli_sites_module:NOT_A_FUNCTION", "needs a Python function"),
+    ("cli_sites_module:KEY", "needs a Python function"),
+    ("cli_sites_module:a-b", "is not a dotted name"),
     ("no_such_module_for_staticcall:f", "no module named"),
 ])
 def test_explain_errors(cli_mod: Any, spec: str, message: str,
@@ -348,7 +348,7 @@ def test_explain_errors(cli_mod: Any, spec: str, message: str,
 
 
 def test_explain_in_a_subprocess() -> None:
-    proc = run_process("explain", "_cli_mod:uses_sites")
+    proc = run_process("explain", "cli_sites_module:uses_sites")
     assert proc.returncode == 0, proc.stderr
     assert "5 sites" in proc.stdout
     assert "already decorated" in proc.stdout

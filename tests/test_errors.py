@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-import _rt_exporter
-import _rt_plain_user
+import exporting_module
+import plain_user_module
 import staticcall
 from staticcall import (
     StaticCallError,
@@ -148,23 +148,23 @@ def test_update_many_error_names_the_failing_key() -> None:
 
 def test_permission_error_names_the_key() -> None:
     with pytest.raises(PermissionError) as info:
-        static_call_update(_rt_exporter.tramp, target)
+        static_call_update(exporting_module.tramp, target)
     assert type(info.value) is StaticCallPermissionError
     assert "rt_tramp" in str(info.value)
     with pytest.raises(PermissionError) as info:
-        _rt_plain_user.call(_rt_exporter.gpl, 1)
+        plain_user_module.call(exporting_module.gpl, 1)
     assert type(info.value) is StaticCallPermissionError
     assert "rt_gpl" in str(info.value)
     # and says which module was refused
-    assert "_rt_plain_user" in str(info.value)
+    assert "plain_user_module" in str(info.value)
 
 
 def test_resolution_error_is_a_static_call_error_naming_the_declaration() -> None:
-    declared = declare_static_call("_rt_exporter:absent_key")
+    declared = declare_static_call("exporting_module:absent_key")
     with pytest.raises(StaticCallError) as info:
         declared(1)
     assert "absent_key" in str(info.value)
-    assert "_rt_exporter" in str(info.value)
+    assert "exporting_module" in str(info.value)
     # a failed resolution is not a call error: `except TypeError` does not hide it
     assert not isinstance(info.value, TypeError)
 

@@ -30,8 +30,8 @@ from staticcall import (
 )
 
 HERE = Path(__file__).resolve().parent
-rewriting = pytest.mark.skipif(_decorator._UNSUPPORTED is not None,
-                               reason=f"sites are not rewritten here: {_decorator._UNSUPPORTED}")
+rewriting = pytest.mark.skipif(_decorator.UNSUPPORTED is not None,
+                               reason=f"sites are not rewritten here: {_decorator.UNSUPPORTED}")
 
 
 def target(x: Any) -> Any:
@@ -93,7 +93,7 @@ def test_undecorated_shows_before_and_after() -> None:
     assert numbers(before, "the callable") == {1, 2, 3}
     assert numbers(before, "the call") == {1, 2, 3}
     assert "static_call_cond of key 'explain_null'" in before
-    if _decorator._UNSUPPORTED is None:
+    if _decorator.UNSUPPORTED is None:
         assert numbers(after, "T: target") == {1, 2, 3}
         # a site used as a statement, with plain arguments, has no V: with no call
         # its switch skips the whole statement
@@ -107,7 +107,7 @@ def test_undecorated_function_is_left_alone() -> None:
     explain(plain)
     gc.collect()
     assert plain.__code__ is code
-    assert plain not in _decorator._DONE
+    assert plain not in _decorator.REWRITTEN
     # the decorated copy's sites left the table with the copy
     assert sites_of("plain") == []
     assert plain(1) == 0
@@ -173,7 +173,7 @@ def test_nested_code_is_shown_and_marked() -> None:
     before = section(text, "--- before")
     assert "outer.<locals>.inner (" in before
     assert numbers(before, "the callable") == {1, 2}
-    if _decorator._UNSUPPORTED is None:
+    if _decorator.UNSUPPORTED is None:
         assert numbers(section(text, "--- after"), "T: target") == {1, 2}
 
 
@@ -265,7 +265,7 @@ def test_every_site_is_marked(forms: list[str]) -> None:
     assert f"{len(forms)} site{'s' if len(forms) != 1 else ''}: " in text
     assert numbers(section(text, "--- before"), "the callable") == want
     assert numbers(section(text, "--- before"), "the call") == want
-    if _decorator._UNSUPPORTED is None:
+    if _decorator.UNSUPPORTED is None:
         after = section(text, "--- after")
         assert numbers(after, "T: target") == want
         assert numbers(after, "switch:") == want

@@ -8,10 +8,10 @@ from typing import Any, Callable
 
 import pytest
 
-import _rt_exporter
-import _rt_gpl_user
-import _rt_plain_user
-from _rt_ops import UPDATE_OPS, USE_OPS, module_with_license
+import exporting_module
+import gpl_user_module
+import plain_user_module
+from handle_ops import UPDATE_OPS, USE_OPS, module_with_license
 from staticcall import (
     DECLARE_STATIC_CALL,
     StaticCall,
@@ -101,17 +101,17 @@ def test_export_registers_module_colon_name() -> None:
 def test_declaration_resolves_through_the_registry() -> None:
     # the key named "rt_full" lives in the attribute "_full_key": only the export
     # registry knows the name
-    assert not hasattr(_rt_exporter, "rt_full")
-    declared = DECLARE_STATIC_CALL("_rt_exporter:rt_full")
+    assert not hasattr(exporting_module, "rt_full")
+    declared = DECLARE_STATIC_CALL("exporting_module:rt_full")
     assert isinstance(declared, StaticCallHandle)
     assert declared(1) == 101
-    assert static_call_query(declared) is _rt_exporter.base
+    assert static_call_query(declared) is exporting_module.base
     static_call_update(declared, double)
     try:
-        assert static_call_query(_rt_exporter._full_key) is double
-        assert _rt_exporter.full(5) == 10
+        assert static_call_query(exporting_module._full_key) is double
+        assert exporting_module.full(5) == 10
     finally:
-        static_call_update(_rt_exporter._full_key, _rt_exporter.base)
+        static_call_update(exporting_module._full_key, exporting_module.base)
 
 
 def test_export_rejects_non_keys() -> None:
@@ -132,20 +132,20 @@ TRAMP_HANDLES = {"tramp": "rt_tramp", "k_tramp": "rt_k_tramp"}
 
 @pytest.mark.parametrize("attr", list(TRAMP_HANDLES))
 def test_tramp_export_can_call_and_query(attr: str) -> None:
-    handle = getattr(_rt_exporter, attr)
+    handle = getattr(exporting_module, attr)
     assert handle(1) == 101
     assert static_call(handle)(1) == 101
     assert static_call_cond(handle)(1) == 101
-    assert static_call_query(handle) is _rt_exporter.base
+    assert static_call_query(handle) is exporting_module.base
 
 
 @pytest.mark.parametrize("declared", [False, True], ids=["export", "declaration"])
 @pytest.mark.parametrize("attr", list(TRAMP_HANDLES))
 def test_tramp_export_cannot_update(attr: str, declared: bool) -> None:
-    handle = getattr(_rt_exporter, attr)
-    key = getattr(_rt_exporter, "_" + attr + "_key" if attr == "tramp" else "_" + attr)
+    handle = getattr(exporting_module, attr)
+    key = getattr(exporting_module, "_" + attr + "_key" if attr == "tramp" else "_" + attr)
     if declared:  # a declaration of the export has the export's rights
-        handle = declare_static_call(f"_rt_exporter:{TRAMP_HANDLES[attr]}")
+        handle = declare_static_call(f"exporting_module:{TRAMP_HANDLES[attr]}")
     attempts: list[Callable[[], Any]] = [
         lambda: static_call_update(handle, other),
         lambda: static_call_update(handle, None),
@@ -158,20 +158,20 @@ def test_tramp_export_cannot_update(attr: str, declared: bool) -> None:
         with pytest.raises(StaticCallPermissionError, match=TRAMP_HANDLES[attr]) as info:
             attempt()
         assert isinstance(info.value, PermissionError)
-        assert static_call_query(key) is _rt_exporter.base
+        assert static_call_query(key) is exporting_module.base
     with pytest.raises(StaticCallPermissionError):
         with static_call_override(handle, other):
             pytest.fail("the block must not run")
-    assert static_call_query(key) is _rt_exporter.base
+    assert static_call_query(key) is exporting_module.base
     assert handle(1) == 101
 
 
 def test_update_many_with_a_tramp_handle_changes_nothing() -> None:
     bystander = fresh_key("bystander")
     with pytest.raises(StaticCallPermissionError):
-        static_call_update_many({bystander: other, _rt_exporter.tramp: other})
+        static_call_update_many({bystander: other, exporting_module.tramp: other})
     assert static_call_query(bystander) is double
-    assert static_call_query(_rt_exporter._tramp_key) is _rt_exporter.base
+    assert static_call_query(exporting_module._tramp_key) is exporting_module.base
 
 
 def test_tramp_export_does_not_restrict_the_key_itself() -> None:
@@ -193,31 +193,31 @@ TRAMP_GPL_HANDLES = ["tramp_gpl", "k_tramp_gpl"]
 
 def _key_of(attr: str) -> StaticCall[Any]:
     return {
-        "gpl": _rt_exporter._gpl_key, "k_gpl": _rt_exporter._k_gpl,
-        "tramp_gpl": _rt_exporter._tramp_gpl_key, "k_tramp_gpl": _rt_exporter._k_tramp_gpl,
+        "gpl": exporting_module._gpl_key, "k_gpl": exporting_module._k_gpl,
+        "tramp_gpl": exporting_module._tramp_gpl_key, "k_tramp_gpl": exporting_module._k_tramp_gpl,
     }[attr]
 
 
 @pytest.fixture
 def restore_exporter_keys() -> Any:
-    keys = [_rt_exporter._gpl_key, _rt_exporter._k_gpl, _rt_exporter._tramp_gpl_key,
-            _rt_exporter._k_tramp_gpl, _rt_exporter._tramp_key, _rt_exporter._k_tramp,
-            _rt_exporter._full_key]
+    keys = [exporting_module._gpl_key, exporting_module._k_gpl, exporting_module._tramp_gpl_key,
+            exporting_module._k_tramp_gpl, exporting_module._tramp_key, exporting_module._k_tramp,
+            exporting_module._full_key]
     yield
     for key in keys:
-        static_call_update(key, _rt_exporter.base)
+        static_call_update(key, exporting_module.base)
 
 
 @pytest.mark.parametrize("op", USE_OPS + UPDATE_OPS)
 @pytest.mark.parametrize("attr", GPL_HANDLES)
 def test_gpl_export_from_gpl_module(attr: str, op: str, restore_exporter_keys: Any) -> None:
-    handle = getattr(_rt_exporter, attr)
-    result = run_op(_rt_gpl_user, op, handle)
+    handle = getattr(exporting_module, attr)
+    result = run_op(gpl_user_module, op, handle)
     if op in USE_OPS:
-        assert result == (_rt_exporter.base if op == "query" else 101)
+        assert result == (exporting_module.base if op == "query" else 101)
     elif op == "override":
         assert result == "inside"
-        assert static_call_query(_key_of(attr)) is _rt_exporter.base
+        assert static_call_query(_key_of(attr)) is exporting_module.base
     else:
         assert static_call_query(_key_of(attr)) is other
 
@@ -226,26 +226,26 @@ def test_gpl_export_from_gpl_module(attr: str, op: str, restore_exporter_keys: A
 @pytest.mark.parametrize("attr", GPL_HANDLES + TRAMP_GPL_HANDLES)
 def test_gpl_export_from_module_without_license(attr: str, op: str,
                                                 restore_exporter_keys: Any) -> None:
-    handle = getattr(_rt_exporter, attr)
+    handle = getattr(exporting_module, attr)
     with pytest.raises(StaticCallPermissionError) as info:
-        run_op(_rt_plain_user, op, handle)
+        run_op(plain_user_module, op, handle)
     assert isinstance(info.value, PermissionError)
     assert _key_of(attr).name in str(info.value)
-    assert static_call_query(_key_of(attr)) is _rt_exporter.base
+    assert static_call_query(_key_of(attr)) is exporting_module.base
 
 
 @pytest.mark.parametrize("op", USE_OPS + UPDATE_OPS)
 @pytest.mark.parametrize("attr", TRAMP_GPL_HANDLES)
 def test_tramp_gpl_export_from_gpl_module(attr: str, op: str,
                                           restore_exporter_keys: Any) -> None:
-    handle = getattr(_rt_exporter, attr)
+    handle = getattr(exporting_module, attr)
     if op in USE_OPS:
-        assert run_op(_rt_gpl_user, op, handle) == (
-            _rt_exporter.base if op == "query" else 101)
+        assert run_op(gpl_user_module, op, handle) == (
+            exporting_module.base if op == "query" else 101)
     else:
         with pytest.raises(StaticCallPermissionError):
-            run_op(_rt_gpl_user, op, handle)
-    assert static_call_query(_key_of(attr)) is _rt_exporter.base
+            run_op(gpl_user_module, op, handle)
+    assert static_call_query(_key_of(attr)) is exporting_module.base
 
 
 @pytest.mark.parametrize("license", GPL_COMPATIBLE + NOT_GPL_COMPATIBLE)
@@ -255,12 +255,12 @@ def test_gpl_licence_list(license: str | None, restore_exporter_keys: Any) -> No
         allowed = license in GPL_COMPATIBLE
         for op in USE_OPS + UPDATE_OPS:
             if allowed:
-                run_op(module, op, _rt_exporter.gpl)
+                run_op(module, op, exporting_module.gpl)
             else:
                 with pytest.raises(StaticCallPermissionError):
-                    run_op(module, op, _rt_exporter.gpl)
-        assert static_call_query(_rt_exporter._gpl_key) is (other if allowed
-                                                             else _rt_exporter.base)
+                    run_op(module, op, exporting_module.gpl)
+        assert static_call_query(exporting_module._gpl_key) is (other if allowed
+                                                             else exporting_module.base)
     finally:
         sys.modules.pop(module.__name__, None)
 
@@ -269,30 +269,30 @@ def test_gpl_export_from_this_module_is_refused() -> None:
     # this test module has no __license__
     assert "__license__" not in globals()
     with pytest.raises(StaticCallPermissionError):
-        _rt_exporter.gpl(1)
+        exporting_module.gpl(1)
     with pytest.raises(StaticCallPermissionError):
-        static_call(_rt_exporter.gpl)
+        static_call(exporting_module.gpl)
     with pytest.raises(StaticCallPermissionError):
-        static_call_query(_rt_exporter.gpl)
+        static_call_query(exporting_module.gpl)
 
 
 def test_gpl_check_is_per_caller_not_per_handle() -> None:
     # a handle used successfully by a GPL module is not thereby opened to others
-    handle = _rt_exporter.gpl
-    assert _rt_gpl_user.call(handle, 1) == 101
-    assert _rt_gpl_user.call_static(handle, 1) == 101
+    handle = exporting_module.gpl
+    assert gpl_user_module.call(handle, 1) == 101
+    assert gpl_user_module.call_static(handle, 1) == 101
     with pytest.raises(StaticCallPermissionError):
-        _rt_plain_user.call(handle, 1)
+        plain_user_module.call(handle, 1)
     with pytest.raises(StaticCallPermissionError):
-        _rt_plain_user.call_static(handle, 1)
-    assert _rt_gpl_user.call_cond(handle, 1) == 101
+        plain_user_module.call_static(handle, 1)
+    assert gpl_user_module.call_cond(handle, 1) == 101
 
 
 def test_declaration_of_gpl_export_keeps_the_gpl_rule() -> None:
-    declared = declare_static_call("_rt_exporter:rt_gpl")
-    assert _rt_gpl_user.call(declared, 2) == 102
+    declared = declare_static_call("exporting_module:rt_gpl")
+    assert gpl_user_module.call(declared, 2) == 102
     with pytest.raises(StaticCallPermissionError):
-        _rt_plain_user.call(declared, 2)
+        plain_user_module.call(declared, 2)
 
 
 # --------------------------------------------------------------------------------------
@@ -300,27 +300,27 @@ def test_declaration_of_gpl_export_keeps_the_gpl_rule() -> None:
 # --------------------------------------------------------------------------------------
 
 def test_declaration_of_a_plain_attribute_has_full_rights() -> None:
-    declared = declare_static_call("_rt_exporter:plain_key")
+    declared = declare_static_call("exporting_module:plain_key")
     assert declared(1) == 101
     try:
-        assert static_call_update(declared, double) is _rt_exporter.base
-        assert _rt_exporter.plain_key(4) == 8
+        assert static_call_update(declared, double) is exporting_module.base
+        assert exporting_module.plain_key(4) == 8
     finally:
-        static_call_update(_rt_exporter.plain_key, _rt_exporter.base)
+        static_call_update(exporting_module.plain_key, exporting_module.base)
 
 
 def test_declaration_of_a_nested_attribute() -> None:
-    declared = declare_static_call("_rt_exporter:Namespace.nested_key")
+    declared = declare_static_call("exporting_module:Namespace.nested_key")
     assert static_call(declared)(1) == 101
 
 
 def test_declaration_resolves_at_first_use() -> None:
-    sys.modules.pop("_rt_lazy", None)
-    declared = declare_static_call("_rt_lazy:lazy_key")
-    assert "_rt_lazy" not in sys.modules
-    assert "unresolved" in repr(declared) or "_rt_lazy:lazy_key" in repr(declared)
+    sys.modules.pop("lazy_keys_module", None)
+    declared = declare_static_call("lazy_keys_module:lazy_key")
+    assert "lazy_keys_module" not in sys.modules
+    assert "unresolved" in repr(declared) or "lazy_keys_module:lazy_key" in repr(declared)
     assert declared(1) == ("lazy", 1)
-    module = sys.modules["_rt_lazy"]
+    module = sys.modules["lazy_keys_module"]
     assert module.IMPORTS == [1]
     assert static_call_cond(declared)(2) == ("lazy", 2)
     assert module.IMPORTS == [1]
@@ -330,9 +330,9 @@ def test_declaration_resolves_at_first_use() -> None:
 @pytest.mark.parametrize("first_use", ["call", "static_call", "static_call_cond", "query",
                                        "update"])
 def test_declaration_resolves_on_any_first_use(first_use: str) -> None:
-    sys.modules.pop("_rt_lazy", None)
-    declared = declare_static_call("_rt_lazy:lazy_key")
-    assert "_rt_lazy" not in sys.modules
+    sys.modules.pop("lazy_keys_module", None)
+    declared = declare_static_call("lazy_keys_module:lazy_key")
+    assert "lazy_keys_module" not in sys.modules
     if first_use == "call":
         assert declared(1) == ("lazy", 1)
     elif first_use == "static_call":
@@ -340,19 +340,19 @@ def test_declaration_resolves_on_any_first_use(first_use: str) -> None:
     elif first_use == "static_call_cond":
         assert static_call_cond(declared)(1) == ("lazy", 1)
     elif first_use == "query":
-        assert static_call_query(declared) is sys.modules["_rt_lazy"].lazy_target
+        assert static_call_query(declared) is sys.modules["lazy_keys_module"].lazy_target
     else:
-        assert static_call_update(declared, None) is sys.modules["_rt_lazy"].lazy_target
-        assert static_call_query(sys.modules["_rt_lazy"].lazy_key) is None
-    assert "_rt_lazy" in sys.modules
+        assert static_call_update(declared, None) is sys.modules["lazy_keys_module"].lazy_target
+        assert static_call_query(sys.modules["lazy_keys_module"].lazy_key) is None
+    assert "lazy_keys_module" in sys.modules
 
 
 FAILING_DECLARATIONS = {
     "missing module": ("_rt_no_such_module_xyz:key", "_rt_no_such_module_xyz"),
-    "missing attribute": ("_rt_exporter:no_such_key", "no_such_key"),
-    "not a key": ("_rt_exporter:not_a_key", "int"),
-    "missing nested attribute": ("_rt_exporter:Namespace.missing", "Namespace.missing"),
-    "function, not a key": ("_rt_exporter:base", "function"),
+    "missing attribute": ("exporting_module:no_such_key", "no_such_key"),
+    "not a key": ("exporting_module:not_a_key", "int"),
+    "missing nested attribute": ("exporting_module:Namespace.missing", "Namespace.missing"),
+    "function, not a key": ("exporting_module:base", "function"),
 }
 
 USES: dict[str, Callable[[Any], Any]] = {
@@ -379,7 +379,7 @@ def test_failing_declaration_names_what_is_missing(case: str, use: str) -> None:
 
 
 def test_failing_declaration_with_override() -> None:
-    declared = declare_static_call("_rt_exporter:no_such_key")
+    declared = declare_static_call("exporting_module:no_such_key")
     with pytest.raises(StaticCallError, match="no_such_key"):
         with static_call_override(declared, double):
             pytest.fail("the block must not run")

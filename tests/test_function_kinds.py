@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+import rewrite_helpers as rw
 import staticcall as sc
 from staticcall import (
     StaticCallError,
@@ -27,13 +28,8 @@ from staticcall import (
     static_call_update,
     static_calls,
 )
+from staticcall._opcodes import PY
 
-try:
-    from . import _rw_util as rw
-except ImportError:
-    import _rw_util as rw
-
-PY = sys.version_info[:2]
 CALLS: list[tuple[str, tuple[Any, ...]]] = []
 
 

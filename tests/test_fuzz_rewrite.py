@@ -1,7 +1,7 @@
 """Differential fuzzing of INLINE-mode rewriting.
 
 Hypothesis writes functions with static call sites in random syntactic contexts
-(``_rw_fuzz.programs``). Each is compiled twice; one copy is decorated with
+(``fuzz_programs.programs``). Each is compiled twice; one copy is decorated with
 ``@static_calls``. Both run under the same sequence of key states (function targets
 that record their calls, a raising target, NULL, RET0), and, for generators and
 coroutines, the same updates between resumptions. Return values, exceptions and the
@@ -17,14 +17,15 @@ The number of examples comes from the hypothesis profile (``HYPOTHESIS_PROFILE``
 
 from __future__ import annotations
 
-import sys
 import types
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, event, given, note, settings
 
+import rewrite_helpers as rw
 import staticcall
+from fuzz_programs import STATES, Program, programs
 from staticcall import (
     StaticCallNullError,
     define_static_call_null,
@@ -37,14 +38,6 @@ from staticcall import (
     static_calls,
 )
 
-try:
-    from . import _rw_util as rw
-    from ._rw_fuzz import STATES, Program, programs
-except ImportError:
-    import _rw_util as rw
-    from _rw_fuzz import STATES, Program, programs
-
-PY = sys.version_info[:2]
 
 def num(v: Any) -> int:
     if isinstance(v, bool):
@@ -65,25 +58,25 @@ class World:
         log = self.log
 
         def rec(tag: int, value: Any) -> Any:
-            log.append(("rec", tag, _freeze(value)))
+            log.append(("rec", tag, rw.freeze(value)))
             return value
 
         def boom(tag: int, value: Any) -> Any:
-            log.append(("boom", tag, _freeze(value)))
+            log.append(("boom", tag, rw.freeze(value)))
             if num(value) % 2:
                 raise ValueError(f"boom {tag}")
             return value
 
         def make_target(name: str, index: int) -> Any:
             def target(*args: Any, **kwargs: Any) -> Any:
-                log.append(("call", name, _freeze(args), _freeze(kwargs)))
+                log.append(("call", name, rw.freeze(args), rw.freeze(kwargs)))
                 return (index * 3 + sum(num(a) for a in args)
                         + sum(num(v) for v in kwargs.values())) % 4
             target.__qualname__ = name
             return target
 
         def raiser(*args: Any, **kwargs: Any) -> Any:
-            log.append(("call", "raise", _freeze(args), _freeze(kwargs)))
+            log.append(("call", "raise", rw.freeze(args), rw.freeze(kwargs)))
             raise ValueError("target raised")
 
         class Ctx:
@@ -128,7 +121,7 @@ class World:
         name = f"u{index}:{state}"
 
         def updater(*args: Any, **kwargs: Any) -> Any:
-            self.log.append(("call", name, _freeze(args), _freeze(kwargs)))
+            self.log.append(("call", name, rw.freeze(args), rw.freeze(kwargs)))
             static_call_update(self.keys[index], self.values[state])
             return 1
         updater.__qualname__ = name
@@ -153,18 +146,10 @@ class World:
         return out, list(self.log)
 
 
-def _freeze(v: Any) -> Any:
-    if isinstance(v, dict):
-        return tuple(sorted((k, _freeze(x)) for k, x in v.items()))
-    if isinstance(v, (list, tuple)):
-        return tuple(_freeze(x) for x in v)
-    return v
-
-
 def same(plain: tuple[str, Any], deco: tuple[str, Any]) -> None:
     assert plain[0] == deco[0], (plain, deco)
     if plain[0] == "ok":
-        assert _freeze(plain[1]) == _freeze(deco[1])
+        assert rw.freeze(plain[1]) == rw.freeze(deco[1])
         return
     p, d = plain[1], deco[1]
     assert type(p) is type(d), (p, d)

@@ -203,11 +203,11 @@ def test_DEFINE_STATIC_CALL_RET0() -> None:
 
 
 def test_DECLARE_STATIC_CALL() -> None:
-    handle = DECLARE_STATIC_CALL("_rt_keys_mod:rt_declared_key")
+    handle = DECLARE_STATIC_CALL("keys_module:rt_declared_key")
     assert isinstance(handle, StaticCallHandle)
-    import _rt_keys_mod
+    import keys_module
 
-    assert static_call_query(handle) is _rt_keys_mod.triple
+    assert static_call_query(handle) is keys_module.triple
     assert handle(2) == 6
     assert static_call(handle)(3) == 9
 
@@ -366,10 +366,10 @@ def test_metadata_does_not_follow_updates() -> None:
 
 
 def test_module_is_the_defining_module() -> None:
-    import _rt_keys_mod
+    import keys_module
 
-    assert _rt_keys_mod.rt_declared_key.__module__ == "_rt_keys_mod"
-    assert _rt_keys_mod.make_key().__module__ == "_rt_keys_mod"
+    assert keys_module.rt_declared_key.__module__ == "keys_module"
+    assert keys_module.make_key().__module__ == "keys_module"
     for key in (define_static_call(add_one), define_static_call_null(name="n"),
                 define_static_call_ret0(name="r"), DEFINE_STATIC_CALL("k", add_one),
                 DEFINE_STATIC_CALL_NULL("k"), DEFINE_STATIC_CALL_RET0("k")):
@@ -469,17 +469,17 @@ def test_help_renders_name_and_doc() -> None:
 
 
 def test_doctest_sees_the_key_sensibly() -> None:
-    import _rt_keys_mod
+    import keys_module
 
     finder = doctest.DocTestFinder()
-    tests = {t.name: t for t in finder.find(_rt_keys_mod)}
-    if inspect.isroutine(_rt_keys_mod.rt_doctested):
-        assert "_rt_keys_mod.rt_doctested" in tests
-        assert tests["_rt_keys_mod.rt_doctested"].docstring == _rt_keys_mod._doubled.__doc__
+    tests = {t.name: t for t in finder.find(keys_module)}
+    if inspect.isroutine(keys_module.rt_doctested):
+        assert "keys_module.rt_doctested" in tests
+        assert tests["keys_module.rt_doctested"].docstring == keys_module._doubled.__doc__
     else:
         assert sys.version_info[:2] == (3, 13)
     # the key's examples run (under the key's name, the target's, or both) and pass
-    assert any(t.docstring == _rt_keys_mod._doubled.__doc__ for t in tests.values())
+    assert any(t.docstring == keys_module._doubled.__doc__ for t in tests.values())
     runner = doctest.DocTestRunner(verbose=False)
     for test in tests.values():
         runner.run(test)
@@ -489,6 +489,6 @@ def test_doctest_sees_the_key_sensibly() -> None:
 
 
 def test_declared_handle_is_not_a_key() -> None:
-    handle = declare_static_call("_rt_keys_mod:rt_declared_key")
+    handle = declare_static_call("keys_module:rt_declared_key")
     assert not isinstance(handle, StaticCall)
-    assert handle.name == "_rt_keys_mod:rt_declared_key"
+    assert handle.name == "keys_module:rt_declared_key"

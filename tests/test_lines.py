@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+import rewrite_helpers as rw
 from staticcall import (
     StaticCallNullError,
     define_static_call,
@@ -29,13 +30,7 @@ from staticcall import (
     static_call_update,
     static_calls,
 )
-
-try:
-    from . import _rw_util as rw
-except ImportError:
-    import _rw_util as rw
-
-PY = sys.version_info[:2]
+from staticcall._opcodes import PY
 
 SOURCES: dict[str, tuple[str, tuple[Any, ...]]] = {
     "simple": ("""

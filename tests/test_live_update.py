@@ -4,7 +4,7 @@ Every test drives one frame that exists before the update -- a ``while`` loop in
 another thread, a suspended generator, coroutine or async generator, a closure -- and
 checks that the site's next execution after the update returned runs the new target,
 through every shape change: function -> function, function -> NULL, NULL -> RET0,
-RET0 -> function, and back. Each target returns a distinct marker (``_lu_util.kind``).
+RET0 -> function, and back. Each target returns a distinct marker (``live_helpers.kind``).
 
 Loops run ``HOT`` iterations before the first update, so that with ``PYTHON_JIT=1`` a
 trace of the loop exists (with the old constants baked in) when the update happens.
@@ -19,7 +19,7 @@ import types
 
 import pytest
 
-from _lu_util import (
+from live_helpers import (
     HOT,
     NULLERR,
     TIMEOUT,

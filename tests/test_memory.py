@@ -24,7 +24,7 @@ from typing import Any, Callable
 
 import pytest
 
-from _lu_util import JIT, assert_live, build
+from live_helpers import JIT, assert_live, build
 from staticcall import (
     define_static_call_null,
     static_call_override,

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-import _rt_pickled
+import pickled_keys_module
 from staticcall import (
     StaticCallError,
     define_static_call,
@@ -27,37 +27,38 @@ PROTOCOLS = range(pickle.HIGHEST_PROTOCOL + 1)
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)
 def test_round_trip_is_the_same_key(protocol: int) -> None:
-    for key in (_rt_pickled.trace, _rt_pickled.doubler, _rt_pickled.Service.hook):
+    for key in (pickled_keys_module.trace, pickled_keys_module.doubler,
+                pickled_keys_module.Service.hook):
         assert pickle.loads(pickle.dumps(key, protocol)) is key
-    holder = pickle.loads(pickle.dumps(_rt_pickled.holder, protocol))
-    assert holder["keys"] == _rt_pickled.holder["keys"]
-    assert all(a is b for a, b in zip(holder["keys"], _rt_pickled.holder["keys"]))
+    holder = pickle.loads(pickle.dumps(pickled_keys_module.holder, protocol))
+    assert holder["keys"] == pickled_keys_module.holder["keys"]
+    assert all(a is b for a, b in zip(holder["keys"], pickled_keys_module.holder["keys"]))
     assert holder["bound"]() == 42
 
 
 def test_the_pickle_holds_the_name_not_the_target() -> None:
-    data = pickle.dumps(_rt_pickled.trace, 4)
-    assert b"_rt_pickled" in data and b"trace" in data
+    data = pickle.dumps(pickled_keys_module.trace, 4)
+    assert b"pickled_keys_module" in data and b"trace" in data
     assert b"on_item" not in data  # neither the prototype nor a target travels
-    old = static_call_update(_rt_pickled.doubler, lambda x: x)
+    old = static_call_update(pickled_keys_module.doubler, lambda x: x)
     try:
-        assert b"lambda" not in pickle.dumps(_rt_pickled.doubler)
+        assert b"lambda" not in pickle.dumps(pickled_keys_module.doubler)
     finally:
-        static_call_update(_rt_pickled.doubler, old)
+        static_call_update(pickled_keys_module.doubler, old)
 
 
 CHILD = """
     import pickle, sys
     from staticcall import static_call_query, static_call_update
-    import _rt_pickled
+    import pickled_keys_module
 
     holder = pickle.loads(sys.stdin.buffer.read())
     keys = holder["keys"]
-    assert keys[0] is _rt_pickled.trace and keys[2] is _rt_pickled.Service.hook
+    assert keys[0] is pickled_keys_module.trace and keys[2] is pickled_keys_module.Service.hook
     # the child's own keys, with the child's targets
-    assert static_call_query(keys[1]) is _rt_pickled.double
+    assert static_call_query(keys[1]) is pickled_keys_module.double
     results = [holder["bound"](), keys[1](5), keys[2](1)]
-    static_call_update(_rt_pickled.doubler, lambda x: -x)
+    static_call_update(pickled_keys_module.doubler, lambda x: -x)
     results.append(holder["bound"]())
     print(results)
 """
@@ -65,11 +66,11 @@ CHILD = """
 
 def test_objects_holding_keys_cross_process_boundaries() -> None:
     # the parent's target is not what the child sees: keys travel by name
-    old = static_call_update(_rt_pickled.doubler, lambda x: 0)
+    old = static_call_update(pickled_keys_module.doubler, lambda x: 0)
     try:
-        data = pickle.dumps(_rt_pickled.holder)
+        data = pickle.dumps(pickled_keys_module.holder)
     finally:
-        static_call_update(_rt_pickled.doubler, old)
+        static_call_update(pickled_keys_module.doubler, old)
     path = os.pathsep.join([str(SRC), str(TESTS), os.environ.get("PYTHONPATH", "")])
     result = subprocess.run([sys.executable, "-c", textwrap.dedent(CHILD)], input=data,
                             env={**os.environ, "PYTHONPATH": path}, capture_output=True,
@@ -80,9 +81,9 @@ def test_objects_holding_keys_cross_process_boundaries() -> None:
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)
 def test_a_key_not_found_by_name_refuses_to_pickle(protocol: int) -> None:
-    local = _rt_pickled.make_local_key()
+    local = pickled_keys_module.make_local_key()
     for error in (StaticCallError, pickle.PicklingError):
-        with pytest.raises(error, match="'local_key'.*_rt_pickled"):
+        with pytest.raises(error, match="'local_key'.*pickled_keys_module"):
             pickle.dumps(local, protocol)
     here = define_static_call(len, name="defined_in_a_test")
     with pytest.raises(StaticCallError, match="defined_in_a_test"):
@@ -91,5 +92,5 @@ def test_a_key_not_found_by_name_refuses_to_pickle(protocol: int) -> None:
 
 
 def test_copies_are_the_key_itself() -> None:
-    key = _rt_pickled.doubler
+    key = pickled_keys_module.doubler
     assert copy.copy(key) is key and copy.deepcopy([key])[0] is key

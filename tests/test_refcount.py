@@ -18,7 +18,7 @@ from typing import Any, Callable
 import pytest
 
 import staticcall
-from _lu_util import ALL, LIVE, NULLERR, assert_live, build, kind, name_of
+from live_helpers import ALL, LIVE, NULLERR, assert_live, build, kind, name_of
 from staticcall import (
     StaticCallError,
     StaticCallNullError,

@@ -1,6 +1,6 @@
 """INLINE-mode rewriting of call shapes (``@static_calls``).
 
-Each shape of ``_rw_shapes.SHAPES`` is compiled twice: one copy is decorated, the other
+Each shape of ``call_shapes.SHAPES`` is compiled twice: one copy is decorated, the other
 stays on the runtime path. Both run under the same sequence of targets (functions,
 NULL, RET0, in both keys) and must give the same results, exceptions and side effects,
 while the decorated copy's sites are rewritten: live table entries, no lookup of the
@@ -18,7 +18,9 @@ from unittest import mock
 
 import pytest
 
+import rewrite_helpers as rw
 import staticcall
+from call_shapes import SHAPES, Shape
 from staticcall import (
     StaticCallError,
     StaticCallNullError,
@@ -33,15 +35,8 @@ from staticcall import (
     static_call_update,
     static_calls,
 )
+from staticcall._opcodes import PY
 
-try:
-    from . import _rw_util as rw
-    from ._rw_shapes import SHAPES, Shape
-except ImportError:
-    import _rw_util as rw
-    from _rw_shapes import SHAPES, Shape
-
-PY = sys.version_info[:2]
 STAR_MESSAGE = re.compile(r"after \*\*? must be (an iterable|a mapping)")
 STATE_OF = {"call": "call", "call2": "call", "null": "null", "ret0": "ret0"}
 # (state of K, state of K2) for each step after decoration

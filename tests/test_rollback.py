@@ -16,7 +16,7 @@ from typing import Any, Callable, Iterator
 import pytest
 
 import staticcall
-from _lu_util import (
+from live_helpers import (
     ALL,
     HOT,
     LIVE,

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from _lu_util import TIMEOUT, loop_threads
+from live_helpers import TIMEOUT, loop_threads
 
 SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "soak_pair.py"
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+import rewrite_helpers as rw
 from staticcall import (
     define_static_call_null,
     define_static_call_ret0,
@@ -17,11 +18,6 @@ from staticcall import (
     static_call_update,
     static_calls,
 )
-
-try:
-    from . import _rw_util as rw
-except ImportError:  # run from the tests directory
-    import _rw_util as rw
 
 SOURCES = {
     # statements whose arguments are plain: with no call the switch skips them whole

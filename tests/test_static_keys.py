@@ -43,9 +43,9 @@ HERE = Path(__file__).resolve().parent
 @pytest.fixture
 def tp_mod(monkeypatch: pytest.MonkeyPatch) -> Any:
     monkeypatch.syspath_prepend(str(HERE))
-    import _tp_mod
+    import tracepoints_module
 
-    return _tp_mod
+    return tracepoints_module
 
 
 @pytest.fixture
@@ -102,7 +102,7 @@ def test_explicit_name_repr_and_module() -> None:
 def test_name_defaults_to_the_name_the_module_binds(tp_mod: Any) -> None:
     assert tp_mod.TRACING.name == "TRACING"
     assert tp_mod.TRACING.__qualname__ == "TRACING"
-    assert tp_mod.TRACING.__module__ == "_tp_mod"
+    assert tp_mod.TRACING.__module__ == "tracepoints_module"
     assert tp_mod.Holder.KEY.name == "KEY"
     assert tp_mod.Holder.KEY.__qualname__ == "Holder.KEY"
     assert "'TRACING'" in repr(tp_mod.TRACING)
@@ -473,8 +473,9 @@ def test_pickle_in_another_process(tp_mod: Any, tmp_path: Path) -> None:
     data = tmp_path / "key.pickle"
     data.write_bytes(pickle.dumps([tp_mod.TRACING, tp_mod.ITEM_ADDED]))
     code = ("import pickle, sys; sys.path.insert(0, sys.argv[2]); "
-            "import _tp_mod; objs = pickle.loads(open(sys.argv[1], 'rb').read()); "
-            "assert objs == [_tp_mod.TRACING, _tp_mod.ITEM_ADDED]; print('ok')")
+            "import tracepoints_module; objs = pickle.loads(open(sys.argv[1], 'rb').read()); "
+            "assert objs == [tracepoints_module.TRACING, tracepoints_module.ITEM_ADDED]; "
+            "print('ok')")
     proc = subprocess.run([sys.executable, "-c", code, str(data), str(HERE)],
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr

@@ -27,7 +27,7 @@ from typing import Any
 
 import pytest
 
-from _lu_util import (
+from live_helpers import (
     ALL,
     HOT,
     NULLERR,

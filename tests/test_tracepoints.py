@@ -43,9 +43,9 @@ def item(index: int, value: str) -> None:
 @pytest.fixture
 def tp_mod(monkeypatch: pytest.MonkeyPatch) -> Any:
     monkeypatch.syspath_prepend(str(HERE))
-    import _tp_mod
+    import tracepoints_module
 
-    return _tp_mod
+    return tracepoints_module
 
 
 class Recorder:
@@ -548,29 +548,31 @@ def run_main(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, 
 
 def test_cli_lists_a_modules_tracepoints_and_probes(
         tp_mod: Any, capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, err = run_main(capsys, "tracepoints", "_tp_mod")
+    code, out, err = run_main(capsys, "tracepoints", "tracepoints_module")
     assert code == 0, err
     lines = out.splitlines()
-    assert lines[0].startswith("item_added  _tp_mod.ITEM_ADDED  (index: int, value: str)")
-    assert "item_removed  _tp_mod.ITEM_REMOVED" in out
-    assert "  probe 1: _tp_mod.log_probe" in lines
-    assert "kernel_trace  _tp_mod.KERNEL_TRACE" in out
-    assert "TP  _tp_mod.Holder.TP  (n)" in out
-    assert lines[-1] == "4 tracepoints in _tp_mod; 1 enabled"
+    assert lines[0].startswith(
+        "item_added  tracepoints_module.ITEM_ADDED  (index: int, value: str)")
+    assert "item_removed  tracepoints_module.ITEM_REMOVED" in out
+    assert "  probe 1: tracepoints_module.log_probe" in lines
+    assert "kernel_trace  tracepoints_module.KERNEL_TRACE" in out
+    assert "TP  tracepoints_module.Holder.TP  (n)" in out
+    assert lines[-1] == "4 tracepoints in tracepoints_module; 1 enabled"
     assert "no sites recorded" in out
 
 
 def test_cli_json(tp_mod: Any, capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, err = run_main(capsys, "tracepoints", "--json", "_tp_mod")
+    code, out, err = run_main(capsys, "tracepoints", "--json", "tracepoints_module")
     assert code == 0, err
     data = json.loads(out)
-    assert data["modules"] == ["_tp_mod"]
+    assert data["modules"] == ["tracepoints_module"]
     by_name = {d["name"]: d for d in data["tracepoints"]}
     assert set(by_name) == {"item_added", "item_removed", "kernel_trace", "TP"}
     removed = by_name["item_removed"]
-    assert removed == {"name": "item_removed", "module": "_tp_mod", "qualname": "ITEM_REMOVED",
+    assert removed == {"name": "item_removed", "module": "tracepoints_module",
+                       "qualname": "ITEM_REMOVED",
                        "prototype": "(index: int, value: str) -> None", "enabled": True,
-                       "probes": ["_tp_mod.log_probe"], "sites": []}
+                       "probes": ["tracepoints_module.log_probe"], "sites": []}
     assert by_name["item_added"]["enabled"] is False
 
 
@@ -580,7 +582,7 @@ def test_cli_without_modules_lists_every_tracepoint(
     code, out, err = run_main(capsys, "tracepoints", "--json")
     assert code == 0, err
     names = [(d["module"], d["name"]) for d in json.loads(out)["tracepoints"]]
-    assert ("_tp_mod", "item_added") in names and (__name__, here.name) in names
+    assert ("tracepoints_module", "item_added") in names and (__name__, here.name) in names
 
 
 def test_cli_shows_recorded_sites(tp_mod: Any, capsys: pytest.CaptureFixture[str],
@@ -590,7 +592,7 @@ def test_cli_shows_recorded_sites(tp_mod: Any, capsys: pytest.CaptureFixture[str
         function = "app.handle"
 
     monkeypatch.setitem(tp_mod.ITEM_ADDED._tp_sites, 1, Rec())
-    code, out, err = run_main(capsys, "tracepoints", "_tp_mod")
+    code, out, err = run_main(capsys, "tracepoints", "tracepoints_module")
     assert code == 0, err
     assert "  site: app.py:12 in app.handle" in out.splitlines()
 

@@ -18,7 +18,7 @@ from hypothesis.stateful import (
 )
 
 import staticcall
-from _lu_util import loop_threads
+from live_helpers import loop_threads
 from staticcall import (
     StaticCallError,
     StaticCallNullError,

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any, Callable, TypeVar
 
 from ._exports import StaticCallHandle, declare_static_call, export_static_call
-from ._keys import UNSET, StaticCall, StaticCall as _Key, _defining_module, prototype_for
+from ._keys import UNSET, StaticCall, StaticCall as _Key, prototype_for
+from ._naming import defining_module
 
 
 def DEFINE_STATIC_CALL(name: str, func: Callable[..., Any], *,
@@ -13,20 +14,20 @@ def DEFINE_STATIC_CALL(name: str, func: Callable[..., Any], *,
     """``DEFINE_STATIC_CALL(name, func)``: a key named ``name`` targeting ``func``;
     ``prototype=`` as for :func:`define_static_call`."""
     proto = prototype_for(func, prototype, f"DEFINE_STATIC_CALL({name!r}, ...)")
-    return _Key._create(func, proto, name, _defining_module())
+    return _Key._create(func, proto, name, defining_module())
 
 
 def DEFINE_STATIC_CALL_NULL(name: str,
                             typename: Callable[..., Any] | None = None) -> StaticCall[Any]:
     """``DEFINE_STATIC_CALL_NULL(name, typename)``: a NULL key; ``typename`` is the prototype."""
-    return _Key._create(None, typename, name, _defining_module())
+    return _Key._create(None, typename, name, defining_module())
 
 
 def DEFINE_STATIC_CALL_RET0(name: str,
                             typename: Callable[..., Any] | None = None) -> StaticCall[Any]:
     """``DEFINE_STATIC_CALL_RET0(name, typename)``: a key targeting ``static_call_return0``."""
     from ._keys import static_call_return0
-    return _Key._create(static_call_return0, typename, name, _defining_module())
+    return _Key._create(static_call_return0, typename, name, defining_module())
 
 
 def DECLARE_STATIC_CALL(name: str, func: Any = None) -> StaticCallHandle:

@@ -24,11 +24,11 @@ from ._tracepoints import Tracepoint
 T = TypeVar("T")
 
 MODES = ("inline", "trampoline")
-_UNSUPPORTED = _patch.unsupported_reason()
+UNSUPPORTED = _patch.unsupported_reason()
 _warned = False
 
 # Functions this decorator returned (decorating them again changes nothing).
-_DONE: weakref.WeakSet[Any] = weakref.WeakSet()
+REWRITTEN: weakref.WeakSet[Any] = weakref.WeakSet()
 
 
 def _warn_unsupported() -> None:
@@ -42,11 +42,11 @@ def _warn_unsupported() -> None:
                 == "staticcall":
             level, frame = level + 1, frame.f_back
         warnings.warn(f"staticcall: sites are not rewritten on this interpreter "
-                      f"({_UNSUPPORTED}); every call goes through the runtime path",
+                      f"({UNSUPPORTED}); every call goes through the runtime path",
                       StaticCallWarning, stacklevel=level)
 
 
-def _resolver(globals_: dict[str, Any]):  # type: ignore[no-untyped-def]
+def resolver(globals_: dict[str, Any]):  # type: ignore[no-untyped-def]
     def resolve(value: Any) -> tuple[Any, ...] | None:
         if isinstance(value, StaticCall):
             return "key", value
@@ -85,7 +85,7 @@ class _Work:
         self.globals = globals_
         self.mode = mode
         self.found: list[tuple[FoundSite, Any]] = []
-        self.resolve = _resolver(globals_)
+        self.resolve = resolver(globals_)
 
     def code(self, code: types.CodeType) -> types.CodeType:
         result = rewrite(code, self.globals, self.resolve, self.code)
@@ -121,8 +121,8 @@ class _Work:
 
 def _rewrite_function(func: types.FunctionType, mode: str,
                       strict: bool) -> tuple[types.FunctionType, list[SiteRecord]]:
-    if mode == "trampoline" or _UNSUPPORTED is not None:
-        if _UNSUPPORTED is not None and mode == "inline":
+    if mode == "trampoline" or UNSUPPORTED is not None:
+        if UNSUPPORTED is not None and mode == "inline":
             _warn_unsupported()
         work = _Work(func.__globals__, "trampoline")
         _discover_only(work, func.__code__)
@@ -180,8 +180,8 @@ def _discover_only(work: _Work, code: types.CodeType, why: str | None = None) ->
     for site in found:
         key, bound = _bind(site.ref, work.globals)
         site.reason = (why or bound or site.reason
-                       or ("trampoline mode" if _UNSUPPORTED is None
-                           else f"not rewritten: {_UNSUPPORTED}"))
+                       or ("trampoline mode" if UNSUPPORTED is None
+                           else f"not rewritten: {UNSUPPORTED}"))
         work.found.append((site, key))
     for item in items:
         if isinstance(item, Instr) and isinstance(item.arg, types.CodeType):
@@ -282,7 +282,7 @@ def _process_once(obj: Any, ctx: _Ctx, owner: str | None) -> tuple[Any, bool]:
     mode, strict = ctx.mode, ctx.strict
     t = type(obj)
     if issubclass(t, types.FunctionType):
-        if obj in _DONE:
+        if obj in REWRITTEN:
             return obj, True
         if _is_singledispatch(obj):
             _dispatch_registry(obj, ctx, owner)
@@ -291,7 +291,7 @@ def _process_once(obj: Any, ctx: _Ctx, owner: str | None) -> tuple[Any, bool]:
             return _wrapper(obj, ctx, owner)
         new, records = _rewrite_function(obj, mode, strict)
         register(new, records)
-        _DONE.add(new)
+        REWRITTEN.add(new)
         return new, True
     for kind in (staticmethod, classmethod):
         if issubclass(t, kind):
@@ -338,7 +338,7 @@ def _process_once(obj: Any, ctx: _Ctx, owner: str | None) -> tuple[Any, bool]:
         # a class member that does not bind as a method, and whose function cannot be
         # swapped: its sites are listed, on the runtime path, with the reason
         func = _slot(functools.partial, "func", obj)
-        if isinstance(func, types.FunctionType) and func not in _DONE:
+        if isinstance(func, types.FunctionType) and func not in REWRITTEN:
             _list_only(func, ctx, f"reached only through a functools.partial member of "
                                   f"{owner}, which is not rewritten: decorate "
                                   f"{func.__qualname__} itself")
@@ -365,19 +365,19 @@ def _wrapper(obj: Any, ctx: _Ctx, owner: str | None) -> tuple[Any, bool]:
     if inner is obj:  # a Python function wrapping something that is not one
         new, records = _rewrite_function(obj, ctx.mode, ctx.strict)
         register(new, records)
-        _DONE.add(new)
+        REWRITTEN.add(new)
         return new, True
-    if inner not in _DONE:
+    if inner not in REWRITTEN:
         new_inner, records = _rewrite_function(inner, ctx.mode, ctx.strict)
         runs = _splice(chain, inner, new_inner) if new_inner is not inner else inner
         register(runs, records)
-        _DONE.add(runs)
+        REWRITTEN.add(runs)
     # the wrappers' own code may hold sites too: the outermost is replaced, as a plain
     # function is; one further in is reached only through the closure of the one outside
     # it, so it gets the new code in place
     result = obj
     for depth, wrapper in enumerate(chain[:-1]):
-        if not isinstance(wrapper, types.FunctionType) or wrapper in _DONE:
+        if not isinstance(wrapper, types.FunctionType) or wrapper in REWRITTEN:
             continue
         new, records = _rewrite_function(wrapper, ctx.mode, ctx.strict)
         if new is not wrapper:
@@ -387,9 +387,9 @@ def _wrapper(obj: Any, ctx: _Ctx, owner: str | None) -> tuple[Any, bool]:
                 wrapper.__code__ = new.__code__
                 new = wrapper
         register(new, records)
-        _DONE.add(new)
+        REWRITTEN.add(new)
     try:
-        _DONE.add(result)
+        REWRITTEN.add(result)
     except TypeError:
         pass
     return result, True

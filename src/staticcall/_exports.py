@@ -10,7 +10,7 @@ import importlib
 from typing import Any
 
 from ._errors import StaticCallError, StaticCallPermissionError
-from ._keys import UPDATE_LOCK, StaticCall
+from ._keys import UPDATE_LOCK, Handle, StaticCall
 
 GPL_COMPATIBLE = frozenset({
     "GPL", "GPL v2", "GPL and additional rights", "Dual BSD/GPL", "Dual MIT/GPL",
@@ -25,7 +25,7 @@ def _is_gpl(globals_: dict[str, Any]) -> bool:
     return globals_.get("__license__") in GPL_COMPATIBLE
 
 
-class StaticCallHandle:
+class StaticCallHandle(Handle):
     """A handle on a key: exported (with rights) or declared (resolved at first use)."""
 
     __slots__ = ("_key", "_spec", "tramp", "gpl", "__weakref__")
@@ -65,9 +65,6 @@ class StaticCallHandle:
                 f"but not updated")
         self._check_gpl(globals_, action)
         return key
-
-    def _resolve_for_call(self, globals_: dict[str, Any]) -> StaticCall[Any]:
-        return self._resolve_for("call", globals_)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         import sys

@@ -23,7 +23,17 @@ import threading
 import types
 import weakref
 from types import EllipsisType
-from typing import TYPE_CHECKING, Any, Callable, Generic, Mapping, ParamSpec, TypeVar, overload
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Callable,
+    Generic,
+    Iterator,
+    Mapping,
+    ParamSpec,
+    TypeVar,
+    overload,
+)
 
 from ._errors import (
     StaticCallError,
@@ -31,6 +41,7 @@ from ._errors import (
     StaticCallPicklingError,
     StaticCallSignatureError,
 )
+from ._naming import defining_module
 from ._signature import signature_of
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -138,6 +149,17 @@ def _make_trampoline(key: StaticCall[Any], params: tuple[str, ...] | None, targe
     return tramp
 
 
+class Handle:
+    """What the runtime path needs of a handle on a key (``StaticCallHandle``, in
+    ``_exports``): the key it stands for, checked for ``action`` (``"call"``,
+    ``"update"``, ``"query"``) by the module whose globals are ``globals_``."""
+
+    __slots__ = ()
+
+    def _resolve_for(self, action: str, globals_: dict[str, Any]) -> StaticCall[Any]:
+        raise NotImplementedError
+
+
 class _CallTable(dict):  # type: ignore[type-arg]
     """key -> trampoline. Misses resolve handles or reject non-keys."""
 
@@ -146,11 +168,9 @@ class _CallTable(dict):  # type: ignore[type-arg]
         self.cond = cond
 
     def __missing__(self, obj: Any) -> Callable[..., Any]:
-        from ._exports import StaticCallHandle
-
         form = "static_call_cond" if self.cond else "static_call"
-        if isinstance(obj, StaticCallHandle):
-            key = obj._resolve_for_call(sys._getframe(1).f_globals)
+        if isinstance(obj, Handle):
+            key = obj._resolve_for("call", sys._getframe(1).f_globals)
             trampoline: Callable[..., Any] = self[key]
             return trampoline
         raise TypeError(f"{form}() expects a StaticCall key or handle, not {type(obj).__name__}")
@@ -158,6 +178,18 @@ class _CallTable(dict):  # type: ignore[type-arg]
 
 _CALL_TABLE = _CallTable(cond=False)
 _COND_TABLE = _CallTable(cond=True)
+
+
+def keys_of_trampoline(obj: Any) -> Iterator[StaticCall[Any]]:
+    """The keys whose trampoline (exact or for any arguments) ``obj`` is."""
+    for table in (_CALL_TABLE, _COND_TABLE):
+        for key, tramp in list(table.items()):
+            if tramp is obj:
+                yield key
+    for key in list(_CALL_TABLE):
+        if obj in (getattr(key, "_sc_call_any", None), getattr(key, "_sc_cond_any", None)):
+            yield key
+
 
 if TYPE_CHECKING:
     from ._exports import StaticCallHandle
@@ -182,13 +214,16 @@ else:
 # --------------------------------------------------------------------------------------
 
 if TYPE_CHECKING:
-    class _KeyBase(Generic[F]):
-        # Calling a key has the type of its target.
+    class PartialOf(Generic[F]):
+        # Calling one has the type F: a key's target's, a tracepoint's prototype's.
         @property
         def __call__(self) -> F:
             raise NotImplementedError
 else:
-    class _KeyBase(functools.partial, Generic[F]):
+    class PartialOf(functools.partial, Generic[F]):
+        """A ``functools.partial`` (its C-level call) that type-checks as calling ``F``:
+        the base of keys and tracepoints."""
+
         __slots__ = ()
 
 
@@ -208,21 +243,7 @@ def _field(name: str, shown: Callable[[Any], Any]) -> Any:
     return property(shown, set_field, doc=f"Not the target: see static_call_query(). ({name})")
 
 
-def _defining_module() -> str:
-    """The module of the first frame outside this package's own modules."""
-    frame = sys._getframe(1)
-    while frame is not None:
-        name = frame.f_globals.get("__name__", "")
-        if name not in _OWN_MODULES:
-            return str(name) or "__main__"
-        frame = frame.f_back  # type: ignore[assignment]
-    return "__main__"
-
-
-_OWN_MODULES = frozenset({"staticcall._keys", "staticcall._aliases"})
-
-
-class StaticCall(_KeyBase[F]):
+class StaticCall(PartialOf[F]):
     """A static call key: a named, replaceable call target.
 
     Create keys with :func:`define_static_call`, :func:`define_static_call_null` or
@@ -269,7 +290,7 @@ class StaticCall(_KeyBase[F]):
                 raise TypeError("a key needs a name: pass name=... (the prototype has no __name__)")
         if not isinstance(name, str):
             raise TypeError(f"a key's name must be a str, not {type(name).__name__}")
-        null = _make_null_raiser(name)
+        null = make_null_raiser(name)
         self: StaticCall[Any] = functools.partial.__new__(cls, null)  # type: ignore[call-overload, type-var, unused-ignore]
         d = self.__dict__
         d["name"] = name
@@ -322,7 +343,7 @@ class StaticCall(_KeyBase[F]):
 
     @reprlib.recursive_repr("<StaticCall ...>")
     def __repr__(self) -> str:
-        return f"<StaticCall {self.name!r} -> {_target_repr(self._sc_target)}>"
+        return f"<StaticCall {self.name!r} -> {target_repr(self._sc_target)}>"
 
     def __reduce__(self) -> str:
         # By reference, as functions are: pickle stores the key's module and this name,
@@ -404,11 +425,11 @@ def _check_default_target(name: str, target: Any, proto: inspect.Signature) -> N
     sig = signature_of(target)
     if sig is not None and incompatibility(proto, sig) is not None:
         raise StaticCallSignatureError(f"static call {name!r}: the default target "
-                                       f"{_target_repr(target)} does not fit: "
+                                       f"{target_repr(target)} does not fit: "
                                        f"{misfit_message(proto, sig)}")
 
 
-def _make_null_raiser(name: str, where: str | None = None) -> Callable[..., Any]:
+def make_null_raiser(name: str, where: str | None = None) -> Callable[..., Any]:
     message = f"static call {name!r} has no target (NULL)"
     if where:
         message += f" at {where}"
@@ -420,7 +441,7 @@ def _make_null_raiser(name: str, where: str | None = None) -> Callable[..., Any]
     return null_target
 
 
-def _target_repr(target: Any) -> str:
+def target_repr(target: Any) -> str:
     if target is None:
         return "NULL"
     if target is static_call_return0:
@@ -596,7 +617,7 @@ def define_static_call(func: Callable[..., Any], *, name: str | None = None,
     """A key whose target is ``func``. The prototype is ``func``'s signature, or that of
     ``prototype`` (which ``func`` must fit), or none with ``prototype=...``."""
     proto = prototype_for(func, prototype, "define_static_call()")
-    return StaticCall._create(func, proto, name, _defining_module())
+    return StaticCall._create(func, proto, name, defining_module())
 
 
 @overload
@@ -611,7 +632,7 @@ def define_static_call_null(prototype: Callable[..., Any] | None = None, *,
     """A key with no target (NULL)."""
     if prototype is None and name is None:
         name = "null"
-    return StaticCall._create(None, prototype, name, _defining_module())
+    return StaticCall._create(None, prototype, name, defining_module())
 
 
 @overload
@@ -626,16 +647,14 @@ def define_static_call_ret0(prototype: Callable[..., Any] | None = None, *,
     """A key whose target is :func:`static_call_return0`."""
     if prototype is None and name is None:
         name = "ret0"
-    return StaticCall._create(static_call_return0, prototype, name, _defining_module())
+    return StaticCall._create(static_call_return0, prototype, name, defining_module())
 
 
 def as_key(obj: Any, action: str) -> StaticCall[Any]:
     """The key behind ``obj`` (a key or a handle), checked for ``action``."""
     if isinstance(obj, StaticCall):
         return obj
-    from ._exports import StaticCallHandle
-
-    if isinstance(obj, StaticCallHandle):
+    if isinstance(obj, Handle):
         return obj._resolve_for(action, sys._getframe(2).f_globals)
     raise TypeError(f"expected a StaticCall key or handle, not {type(obj).__name__}")
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import inspect
 import itertools
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Container, Iterator
 
 _P = inspect.Parameter
 _POSITIONAL = (_P.POSITIONAL_ONLY, _P.POSITIONAL_OR_KEYWORD)
@@ -73,11 +73,21 @@ def _bind_error(sig: inspect.Signature, n_pos: int, names: tuple[str, ...]) -> s
             return f"got multiple values for argument {name!r}"
         if name not in by_keyword and not has_varkw:
             return f"got an unexpected keyword argument {name!r}"
+    missing = _unpassed(params, by_position, names)
+    if missing is not None:
+        return f"missing a required argument: {missing.name!r}"
+    return None
+
+
+def _unpassed(params: list[inspect.Parameter], by_position: Container[str],
+              names: tuple[str, ...]) -> inspect.Parameter | None:
+    """The first of ``params`` that a call must pass and does not, the call binding
+    ``by_position`` by position and passing the keyword arguments ``names``."""
     for p in params:
         if (p.default is _P.empty and p.kind not in (_P.VAR_POSITIONAL, _P.VAR_KEYWORD)
                 and p.name not in by_position
                 and not (p.kind in _KEYWORDABLE and p.name in names)):
-            return f"missing a required argument: {p.name!r}"
+            return p
     return None
 
 
@@ -168,13 +178,11 @@ def _culprit(proto: inspect.Signature, cand: inspect.Signature, n_pos: int,
                     f"{by_position[name] + 1}, already given by position. {advice}")
         if name not in ckeywordable and not cvarkw:
             return f"{what}, but the target does not accept that keyword. {advice}"
-    for p in cparams:
-        if (p.default is _P.empty and p.kind not in (_P.VAR_POSITIONAL, _P.VAR_KEYWORD)
-                and p.name not in by_position
-                and not (p.kind in _KEYWORDABLE and p.name in names)):
-            return (f"parameter {p.name!r} of the target is required, but a call the "
-                    f"prototype accepts need not pass it. Give {p.name!r} a default in the "
-                    f"target, or add it to the prototype.")
+    missing = _unpassed(cparams, by_position, names)
+    if missing is not None:
+        return (f"parameter {missing.name!r} of the target is required, but a call the "
+                f"prototype accepts need not pass it. Give {missing.name!r} a default in "
+                f"the target, or add it to the prototype.")
     return "the target does not accept every call the prototype accepts."
 
 

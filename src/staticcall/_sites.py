@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable
 
 from . import _patch
-from ._keys import _make_null_raiser, static_call_return0
+from ._keys import make_null_raiser, static_call_return0
 
 if TYPE_CHECKING:
     from ._keys import StaticCall
@@ -87,7 +87,7 @@ class SiteRecord:
             self.cells = {i: _patch.const_cell(consts, i) for i in indices
                           if i is not None and (self.holder is None or i != indices[0])}
             self.cells[-1] = _patch.hash_cell(consts)
-        self.null_raiser = _make_null_raiser(key.name, f"{filename}:{lineno}")
+        self.null_raiser = make_null_raiser(key.name, f"{filename}:{lineno}")
 
     @property
     def where(self) -> str:
@@ -133,7 +133,7 @@ def state_for(target: Any) -> str:
 
 # Every record, by its owner's weak reference: a live site's code object, or for a
 # site on the runtime path the decorated function.
-_BY_FUNCTION: dict[Any, list[SiteRecord]] = {}
+BY_FUNCTION: dict[Any, list[SiteRecord]] = {}
 
 
 def sites_of(key: Any) -> dict[int, SiteRecord] | None:
@@ -147,7 +147,7 @@ def sites_of(key: Any) -> dict[int, SiteRecord] | None:
 
 
 def _forget(ref: Any) -> None:
-    for rec in _BY_FUNCTION.pop(ref, ()):
+    for rec in BY_FUNCTION.pop(ref, ()):
         sites = sites_of(rec.key)
         if sites is not None:
             sites.pop(id(rec), None)
@@ -180,7 +180,7 @@ def register(func: Callable[..., Any], records: list[SiteRecord]) -> None:
         owner = rec.code if rec.code is not None else func
         owners.setdefault(id(owner), (owner, []))[1].append(rec)
     for owner, owned in owners.values():
-        _BY_FUNCTION[_OwnerRef(owner, _forget)] = owned
+        BY_FUNCTION[_OwnerRef(owner, _forget)] = owned
     for rec in records:
         # an unresolved declaration has no key to hold its sites: the table still lists them
         sites = sites_of(rec.key)
@@ -199,7 +199,7 @@ def static_call_sites(key: Any = None) -> list[Site]:
             mine = as_key(key, "query")._sc_sites
         return [r.snapshot() for r in list(mine.values())]
     out: list[Site] = []
-    for records in list(_BY_FUNCTION.values()):
+    for records in list(BY_FUNCTION.values()):
         out.extend(r.snapshot() for r in records)
     return out
 

@@ -4,7 +4,7 @@ A static key is a boolean whose value selects the direction of branches. The ker
 patches each branch in place; here, until the rewriter patches branch *sites*, the
 runtime path answers ``static_branch_unlikely(key)`` with one C-level dictionary lookup.
 
-Every change of a key's state goes through :func:`_set_state`, under ``UPDATE_LOCK``:
+Every change of a key's state goes through :func:`set_state`, under ``UPDATE_LOCK``:
 it calls the rewriter's hook (:data:`on_state_change`) first, so that branch sites can
 be patched all-or-nothing, and publishes the new state only once the hook returned.
 
@@ -23,14 +23,13 @@ For the rewriter:
 from __future__ import annotations
 
 import os
-import sys
 import threading
-import types
 import warnings
 from typing import TYPE_CHECKING, Any, Callable
 
 from ._errors import StaticCallError, StaticCallWarning
 from ._keys import UPDATE_LOCK
+from ._naming import Named, defining_module
 
 __all__ = [
     "StaticKey",
@@ -64,118 +63,7 @@ class _StateTable(dict):  # type: ignore[type-arg]
 
 _STATE = _StateTable()
 
-_OWN_MODULES = frozenset({"staticcall._static_keys", "staticcall._aliases",
-                          "staticcall._tracepoints"})
-
-
-def _defining_module() -> str:
-    """The module of the first frame outside this package's own modules."""
-    frame: types.FrameType | None = sys._getframe(1)
-    while frame is not None:
-        name = frame.f_globals.get("__name__", "")
-        if name not in _OWN_MODULES:
-            return str(name) or "__main__"
-        frame = frame.f_back
-    return "__main__"
-
-
-def _find_name(obj: object, module: str) -> str | None:
-    """The qualified name under which ``module`` holds ``obj`` (a global, or an
-    attribute of a class defined there), or ``None``."""
-    mod = sys.modules.get(module)
-    namespace = getattr(mod, "__dict__", None)
-    if not isinstance(namespace, dict):
-        return None
-    for name, value in list(namespace.items()):
-        if value is obj:
-            return str(name)
-    for name, value in list(namespace.items()):
-        if isinstance(value, type) and getattr(value, "__module__", None) == module:
-            for attr, member in list(vars(value).items()):
-                if member is obj:
-                    return f"{name}.{attr}"
-    return None
-
-
-class _Named:
-    """Naming shared by static keys and tracepoints: an explicit name, or the name the
-    defining module binds the object to (found when first needed)."""
-
-    _kind = "object"
-    _default_name = "anonymous"
-    __dict__: dict[str, Any]
-
-    def _init_name(self, name: str | None, module: str) -> None:
-        if name is not None and not isinstance(name, str):
-            raise TypeError(f"a {self._kind}'s name must be a str, not {type(name).__name__}")
-        self.__dict__["__module__"] = module
-        self.__dict__["_explicit_name"] = name
-        self.__dict__["_found_qualname"] = None
-
-    def _qualname(self) -> str | None:
-        if self._explicit_name is not None:
-            return str(self._explicit_name)
-        found = self.__dict__["_found_qualname"]
-        if found is None:
-            found = _find_name(self, self.__dict__["__module__"])
-            if found is not None:
-                self.__dict__["_found_qualname"] = found
-        return found  # type: ignore[no-any-return]
-
-    @property
-    def name(self) -> str:
-        """The name given at definition, else the name its module binds it to."""
-        qualname = self._qualname()
-        return qualname.rpartition(".")[2] if qualname else self._default_name
-
-    def __getattr__(self, attr: str) -> Any:
-        # __name__ and __qualname__ follow the name, like a function's
-        if attr == "__name__":
-            return self.name
-        if attr == "__qualname__":
-            return self._qualname() or self._default_name
-        raise AttributeError(f"{type(self).__name__!r} object has no attribute {attr!r}")
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        # by reference, as functions pickle: module and qualified name, resolved at load
-        module = self.__dict__["__module__"]
-        qualname = self._qualname()
-        if qualname is None or _lookup(module, qualname) is not self:
-            qualname = self.__dict__["_found_qualname"] or _find_name(self, module)
-            self.__dict__["_found_qualname"] = qualname
-        if qualname is None or _lookup(module, qualname) is not self:
-            import pickle
-
-            raise pickle.PicklingError(
-                f"{self._kind} {self.name!r} cannot be pickled: it is not reachable as "
-                f"{module}.{qualname or '<name>'} (pickling is by reference)")
-        return (_by_reference, (module, qualname))
-
-    def __copy__(self) -> Any:
-        return self
-
-    def __deepcopy__(self, memo: Any) -> Any:
-        return self
-
-
-def _lookup(module: str, qualname: str) -> Any:
-    obj: Any = sys.modules.get(module)
-    for part in qualname.split("."):
-        obj = getattr(obj, part, None)
-    return obj
-
-
-def _by_reference(module: str, qualname: str) -> Any:
-    """Unpickle a static key or tracepoint: import ``module``, follow ``qualname``."""
-    import importlib
-
-    obj: Any = importlib.import_module(module)
-    for part in qualname.split("."):
-        obj = getattr(obj, part)
-    return obj
-
-
-class StaticKey(_Named):
+class StaticKey(Named):
     """A static key: a boolean that selects the direction of branches.
 
     Create keys with :func:`define_static_key_false`, :func:`define_static_key_true` or
@@ -259,7 +147,7 @@ class StaticKey(_Named):
 # The one function that changes a key's state.
 # --------------------------------------------------------------------------------------
 
-def _set_state(key: StaticKey, enabled: bool) -> None:
+def set_state(key: StaticKey, enabled: bool) -> None:
     """Give ``key`` the state ``enabled``: patch its branch sites (the hook), then
     publish the state to the runtime path. Nothing happens when the state is already
     that. On failure nothing changes and ``StaticCallError`` is raised."""
@@ -282,7 +170,7 @@ def _set_state(key: StaticKey, enabled: bool) -> None:
 
 def _set_count(key: StaticKey, count: int) -> None:
     """Set the reference count and the state it implies, all or nothing (under the lock)."""
-    _set_state(key, count > 0)
+    set_state(key, count > 0)
     key.__dict__["_sk_count"] = count
 
 
@@ -298,12 +186,12 @@ def _as_static_key(obj: Any, action: str) -> StaticKey:
 
 def define_static_key_false(*, name: str | None = None) -> StaticKey:
     """A static key, initially disabled (count 0): the kernel's ``DEFINE_STATIC_KEY_FALSE``."""
-    return StaticKey._create(False, name, _defining_module())
+    return StaticKey._create(False, name, defining_module())
 
 
 def define_static_key_true(*, name: str | None = None) -> StaticKey:
     """A static key, initially enabled (count 1): the kernel's ``DEFINE_STATIC_KEY_TRUE``."""
-    return StaticKey._create(True, name, _defining_module())
+    return StaticKey._create(True, name, defining_module())
 
 
 def define_static_key_deferred_false(timeout: float, *, name: str | None = None) -> StaticKey:
@@ -311,12 +199,12 @@ def define_static_key_deferred_false(timeout: float, *, name: str | None = None)
     (:func:`static_branch_slow_dec_deferred`) take effect ``timeout`` seconds later,
     unless the key is incremented again meanwhile: the kernel's
     ``DEFINE_STATIC_KEY_DEFERRED_FALSE`` (a rate limit on disabling)."""
-    return StaticKey._create(False, name, _defining_module(), timeout)
+    return StaticKey._create(False, name, defining_module(), timeout)
 
 
 def define_static_key_deferred_true(timeout: float, *, name: str | None = None) -> StaticKey:
     """The same, initially enabled (count 1): ``DEFINE_STATIC_KEY_DEFERRED_TRUE``."""
-    return StaticKey._create(True, name, _defining_module(), timeout)
+    return StaticKey._create(True, name, defining_module(), timeout)
 
 
 # --------------------------------------------------------------------------------------

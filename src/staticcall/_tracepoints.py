@@ -12,7 +12,7 @@ call (to the one probe, or to an iterator over several); so does this module:
 
 Every change goes through :func:`_set_probes`, under ``UPDATE_LOCK``, which calls the
 rewriter's hook ``on_target_change(tp, old, new)`` (with ``old``/``new`` current
-callables) and changes the key's state with the static keys' own ``_set_state`` (which
+callables) and changes the key's state with the static keys' own ``set_state`` (which
 calls their hook), in the order that keeps every site correct at every moment:
 
 - first probe attached: retarget (hook), then enable the key;
@@ -34,12 +34,13 @@ from __future__ import annotations
 import functools
 import inspect
 import types
-from typing import TYPE_CHECKING, Any, Callable, Generic, Iterator, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Callable, Iterator, TypeVar, overload
 
 from ._errors import StaticCallError, StaticCallSignatureError
-from ._keys import UPDATE_LOCK, StaticCall
+from ._keys import UPDATE_LOCK, PartialOf, StaticCall, keys_of_trampoline
+from ._naming import Named, defining_module
 from ._signature import incompatibility, signature_of
-from ._static_keys import StaticKey, _defining_module, _Named, _set_state
+from ._static_keys import StaticKey, set_state
 
 __all__ = [
     "Tracepoint",
@@ -143,17 +144,6 @@ def _generate(tp: Tracepoint[Any], probes: tuple[Any, ...]) -> Callable[..., Non
 # The tracepoint type.
 # --------------------------------------------------------------------------------------
 
-if TYPE_CHECKING:
-    class _TracepointBase(Generic[F]):
-        # Calling a tracepoint has the prototype's parameters (and returns None).
-        @property
-        def __call__(self) -> F:
-            raise NotImplementedError
-else:
-    class _TracepointBase(functools.partial, Generic[F]):
-        __slots__ = ()
-
-
 class _TracepointKey(StaticKey):
     """The static key of a tracepoint: named after it."""
 
@@ -168,7 +158,7 @@ class _TracepointKey(StaticKey):
         return f"{self.__dict__['_tp_owner'].name}.enabled"
 
 
-class Tracepoint(_TracepointBase[F], _Named):
+class Tracepoint(PartialOf[F], Named):
     """A tracepoint: ``tp(args)`` calls every attached probe, in registration order.
 
     Create one with :func:`define_tracepoint`; attach probes with
@@ -244,9 +234,9 @@ class Tracepoint(_TracepointBase[F], _Named):
     def keywords(self) -> dict[str, Any]:
         return {}
 
-    __reduce__ = _Named.__reduce__
-    __copy__ = _Named.__copy__
-    __deepcopy__ = _Named.__deepcopy__
+    __reduce__ = Named.__reduce__
+    __copy__ = Named.__copy__
+    __deepcopy__ = Named.__deepcopy__
 
     @property
     def prototype(self) -> inspect.Signature | None:
@@ -274,7 +264,7 @@ def define_tracepoint(prototype: Any, *, name: str | None = None) -> Tracepoint[
     """A tracepoint whose probes must accept every call ``prototype`` accepts (a
     callable whose signature is the prototype; ``None``: no check). Its name is
     ``name``, else the prototype's ``__name__``, else the name its module gives it."""
-    return Tracepoint._create(prototype, name, _defining_module())
+    return Tracepoint._create(prototype, name, defining_module())
 
 
 def _as_tracepoint(obj: Any, action: str) -> Tracepoint[Any]:
@@ -314,15 +304,7 @@ def _next_targets(obj: Any) -> Iterator[Any]:
         return
     code = getattr(obj, "__code__", None)
     if isinstance(code, types.CodeType) and code.co_filename == "<staticcall trampoline>":
-        from ._keys import _CALL_TABLE, _COND_TABLE
-
-        for table in (_CALL_TABLE, _COND_TABLE):
-            for key, tramp in list(table.items()):
-                if tramp is obj:
-                    yield key
-        for key in list(_CALL_TABLE):
-            if obj in (getattr(key, "_sc_call_any", None), getattr(key, "_sc_cond_any", None)):
-                yield key
+        yield from keys_of_trampoline(obj)
 
 
 def path_to(start: Any, goal: Any, limit: int = 10000) -> list[Any] | None:
@@ -395,26 +377,25 @@ def _set_probes(tp: Tracepoint[Any], probes: tuple[Any, ...]) -> None:
             raise StaticCallError(f"tracepoint {tp.name!r}: its sites could not be "
                                   f"retargeted: {exc}") from exc
 
-    def undo(exc: BaseException, step: Callable[[], None]) -> None:
+    def in_order(first: Callable[[], None], then: Callable[[], None],
+                 undo_first: Callable[[], None]) -> None:
+        """``first()``, then ``then()``; if that fails, ``undo_first()``."""
+        first()
         try:
-            step()
-        except Exception as failed:  # keep the first error; say the undo failed too
-            exc.add_note(f"undoing the first step failed too: {failed!r}")
+            then()
+        except BaseException as exc:
+            try:
+                undo_first()
+            except Exception as failed:  # keep the first error; say the undo failed too
+                exc.add_note(f"undoing the first step failed too: {failed!r}")
+            raise
 
     if old is None and new is not None:
-        retarget(None, new)
-        try:
-            _set_state(key, True)
-        except BaseException as exc:
-            undo(exc, lambda: retarget(new, None))
-            raise
+        in_order(lambda: retarget(None, new), lambda: set_state(key, True),
+                 lambda: retarget(new, None))
     elif new is None and old is not None:
-        _set_state(key, False)
-        try:
-            retarget(old, None)
-        except BaseException as exc:
-            undo(exc, lambda: _set_state(key, True))
-            raise
+        in_order(lambda: set_state(key, False), lambda: retarget(old, None),
+                 lambda: set_state(key, True))
     else:
         retarget(old, new)
     d = tp.__dict__

@@ -11,10 +11,10 @@ from ._keys import (
     UNSET,
     UPDATE_LOCK,
     StaticCall,
-    _target_repr,
     as_key,
     find_cycle,
     static_call_return0,
+    target_repr,
 )
 from ._signature import incompatibility, misfit_message, signature_of
 from ._sites import Patcher, sites_of
@@ -44,7 +44,7 @@ def _check_target(key: StaticCall[Any], func: Any,
                         f"static_call_return0 (RET0), not {type(func).__name__}")
     cycle = find_cycle(key, func, pending if pending is not None else {key: func})
     if cycle is not None:
-        raise StaticCallError(f"static call {key.name!r}: target {_target_repr(func)} would "
+        raise StaticCallError(f"static call {key.name!r}: target {target_repr(func)} would "
                               f"form a cycle: {cycle} (a key may not reach itself through "
                               f"its targets)")
     proto = key._sc_prototype
@@ -54,7 +54,7 @@ def _check_target(key: StaticCall[Any], func: Any,
     if sig is None:
         return None
     if incompatibility(proto, sig) is not None:
-        raise StaticCallSignatureError(f"static call {key.name!r}: {_target_repr(func)} does not "
+        raise StaticCallSignatureError(f"static call {key.name!r}: {target_repr(func)} does not "
                                        f"fit: {misfit_message(proto, sig)}")
     return sig
 

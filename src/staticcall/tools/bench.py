@@ -715,7 +715,7 @@ def _load_average() -> list[float] | None:
 
 def header_info(mode: Mode) -> dict[str, Any]:
     from .. import __version__
-    from .._decorator import _UNSUPPORTED
+    from .._decorator import UNSUPPORTED
 
     impl = sys.implementation.name
     return {
@@ -726,7 +726,7 @@ def header_info(mode: Mode) -> dict[str, Any]:
         "version": platform.python_version(),
         "version_full": sys.version.replace("\n", " "),
         "jit": jit_state(),
-        "rewriting": "on" if _UNSUPPORTED is None else f"off: {_UNSUPPORTED}",
+        "rewriting": "on" if UNSUPPORTED is None else f"off: {UNSUPPORTED}",
         "debug_build": hasattr(sys, "gettotalrefcount"),
         "platform": platform.platform(),
         "machine": platform.machine(),

@@ -260,13 +260,13 @@ def _show_signature(sig: Any) -> str:
 
 
 def tracepoint_dict(tp: Any) -> dict[str, Any]:
-    from .._static_keys import _find_name
+    from .._naming import find_name
 
     proto = tp.prototype
     return {
         "name": tp.name,
         "module": tp.__module__,
-        "qualname": _find_name(tp, tp.__module__) or tp.__qualname__,
+        "qualname": find_name(tp, tp.__module__) or tp.__qualname__,
         "prototype": None if proto is None else _show_signature(proto),
         "enabled": bool(tp._tp_key.enabled),
         "probes": [_callable_name(p) for p in tp.probes],

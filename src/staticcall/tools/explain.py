@@ -55,7 +55,7 @@ def _records_of(func: types.FunctionType) -> list[Any]:
 
     codes = {id(c): c for c in _codes(func.__code__)}
     out = []
-    for ref, records in list(_sites._BY_FUNCTION.items()):
+    for ref, records in list(_sites.BY_FUNCTION.items()):
         owner = ref() if callable(ref) else None
         owned = owner is func or (owner is not None and codes.get(id(owner)) is owner)
         for rec in records:
@@ -70,7 +70,7 @@ def _is_decorated(func: types.FunctionType) -> bool:
     from .. import _decorator
 
     try:
-        if func in _decorator._DONE:
+        if func in _decorator.REWRITTEN:
             return True
     except TypeError:
         pass
@@ -147,12 +147,12 @@ def _before_marks(code: types.CodeType, globals_: dict[str, Any],
     try:
         from bytecode import Instr
 
-        from .._decorator import _resolver
+        from .._decorator import resolver
         from .._rewrite import find_sites, read
 
         items = list(read(code))
         qualname = getattr(code, "co_qualname", code.co_name)
-        sites = find_sites(items, code, globals_, _resolver(globals_))
+        sites = find_sites(items, code, globals_, resolver(globals_))
         if not sites:
             return {}
         ordinal: dict[int, int] = {}
@@ -275,8 +275,7 @@ def explain(func: Any, *, file: TextIO | None = None) -> str:
     ``staticmethod``/``classmethod`` objects and ``functools.wraps`` wrappers are
     followed to the function that holds the code.
     """
-    from .. import static_calls
-    from .._decorator import _UNSUPPORTED
+    from .._decorator import UNSUPPORTED, static_calls
 
     target = _unwrap(func)
     name = f"{target.__module__}.{target.__qualname__}"
@@ -300,7 +299,7 @@ def explain(func: Any, *, file: TextIO | None = None) -> str:
                or getattr(r, "consts", None) is not None)
     out.append(f"{len(records)} site{'s' if len(records) != 1 else ''}: {live} rewritten, "
                f"{len(records) - live} on the runtime path"
-               + ("" if _UNSUPPORTED is None else f" (rewriting is off: {_UNSUPPORTED})"))
+               + ("" if UNSUPPORTED is None else f" (rewriting is off: {UNSUPPORTED})"))
     out += _site_lines(records, numbers)
     out.append("")
     by_place: dict[tuple[str, int, int], int] = {}

@@ -1,6 +1,6 @@
 """A module for tests/test_static_keys.py and tests/test_tracepoints.py: static keys and
 tracepoints defined at module level (pickling by reference, the command line). Imported
-by name (``_tp_mod``), as the command line imports modules."""
+by name (``tracepoints_module``), as the command line imports modules."""
 
 from __future__ import annotations
 

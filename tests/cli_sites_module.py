@@ -1,7 +1,7 @@
 """A module for tests/test_cli.py and tests/test_explain.py: sites of every kind.
 
 Each site's line carries a ``# site: <state> [cond] [tail] [runtime]`` comment; the
-tests read the expected table from these comments. Imported by name (``_cli_mod``), as
+tests read the expected table from these comments. Imported by name (``cli_sites_module``), as
 the command line imports modules.
 """
 

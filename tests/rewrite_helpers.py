@@ -20,8 +20,6 @@ from typing import Any, Callable, Iterator
 import staticcall
 from staticcall import static_call_sites
 
-PY = sys.version_info[:2]
-
 _serial = itertools.count()
 
 
@@ -109,7 +107,7 @@ class Log:
         self.items.clear()
 
     def rec(self, tag: Any, value: Any) -> Any:
-        self.items.append(("rec", tag, _freeze(value)))
+        self.items.append(("rec", tag, freeze(value)))
         return value
 
     def target(self, name: str, result: Callable[..., Any] | None = None,
@@ -118,7 +116,7 @@ class Log:
         log = self.items
 
         def target(*args: Any, **kwargs: Any) -> Any:
-            entry: tuple[Any, ...] = ("call", name, _freeze(args), _freeze(kwargs))
+            entry: tuple[Any, ...] = ("call", name, freeze(args), freeze(kwargs))
             if caller:
                 entry += (sys._getframe(1).f_code.co_name,)
             log.append(entry)
@@ -130,11 +128,12 @@ class Log:
         return target
 
 
-def _freeze(v: Any) -> Any:
+def freeze(v: Any) -> Any:
+    """``v`` with its dicts and lists made tuples (dicts sorted), for comparing logs."""
     if isinstance(v, dict):
-        return tuple(sorted((k, _freeze(x)) for k, x in v.items()))
+        return tuple(sorted((k, freeze(x)) for k, x in v.items()))
     if isinstance(v, (list, tuple)):
-        return tuple(_freeze(x) for x in v)
+        return tuple(freeze(x) for x in v)
     return v
 
 

@@ -1,6 +1,6 @@
 """A GPL-compatible module that uses exported static calls."""
 
-from _rt_ops import OPS_SOURCE
+from handle_ops import OPS_SOURCE
 
 __license__ = "GPL"
 

@@ -1,6 +1,6 @@
 """A module that defines and exports keys (EXPORT_STATIC_CALL and friends).
 
-Attribute names differ from key names, so a declaration of ``"_rt_exporter:<key name>"``
+Attribute names differ from key names, so a declaration of ``"exporting_module:<key name>"``
 can only be resolved through the export registry.
 """
 

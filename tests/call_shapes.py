@@ -12,11 +12,10 @@ imported in the same file differently).
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass
 from typing import Any
 
-PY = sys.version_info[:2]
+from staticcall._opcodes import PY
 
 
 @dataclass(frozen=True)

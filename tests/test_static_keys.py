@@ -16,7 +16,7 @@ import pytest
 
 import staticcall
 import staticcall._static_keys as sk
-from _lu_util import loop_threads
+from live_helpers import loop_threads
 from staticcall import (
     StaticCallError,
     StaticKey,

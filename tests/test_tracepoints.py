@@ -15,7 +15,7 @@ import pytest
 import staticcall
 import staticcall._static_keys as sk
 import staticcall._tracepoints as tpm
-from _lu_util import loop_threads
+from live_helpers import loop_threads
 from staticcall import (
     StaticCallError,
     StaticCallSignatureError,

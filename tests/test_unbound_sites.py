@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from _lu_util import build
+from live_helpers import build
 from staticcall import StaticCallError, static_call_sites
 
 SOURCE = """

@@ -149,10 +149,7 @@ def _records(work: _Work, strict: bool) -> list[SiteRecord]:
         for site, key in work.found:
             if key is None:
                 key = _unbound_key(site)
-            live = site.rewritten and site.reason is None and bool(site.switches)
-            rec = SiteRecord(key, site.qualname, site.filename, site.lineno, site.cond,
-                             site.tail, site.reason, site.code if live else None,
-                             site.indices, site.switches, site.kind)
+            rec = SiteRecord(site, key)
             if rec.code is not None:
                 patcher.lay_out(rec)
             records.append(rec)

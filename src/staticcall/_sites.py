@@ -17,8 +17,7 @@ from . import _patch
 from ._keys import make_null_raiser, static_call_return0
 
 if TYPE_CHECKING:
-    from ._keys import StaticCall
-    from ._rewrite import Switch
+    from ._rewrite import FoundSite
 
 
 @dataclass(frozen=True)
@@ -43,34 +42,29 @@ class Site:
 
 
 class SiteRecord:
-    """The live entry behind a :class:`Site`."""
+    """The live entry behind a :class:`Site`: what the rewriter found (``found``, the
+    one description of the site) and what patching it needs."""
 
-    __slots__ = ("key", "function", "filename", "lineno", "cond", "tail", "reason", "kind",
-                 "code_ref", "consts", "indices", "switches", "null_raiser",
+    __slots__ = ("found", "key", "code_ref", "consts", "indices", "switches", "null_raiser",
                  "cells", "switch_cells", "holder", "on", "__weakref__")
 
-    def __init__(self, key: StaticCall[Any], function: str, filename: str, lineno: int,
-                 cond: bool, tail: bool, reason: str | None, code: Any = None,
-                 indices: tuple[int, int | None] | None = None,
-                 switches: list[Switch] | None = None, kind: str = "call") -> None:
+    def __init__(self, found: FoundSite, key: Any) -> None:
+        self.found = found
         self.key: Any = key  # a StaticCall, Tracepoint or StaticKey (or a handle)
-        self.kind = kind
-        self.function = function
-        self.filename = filename
-        self.lineno = lineno
-        self.cond = cond
-        self.tail = tail
-        self.reason = reason
         # a live site: its code object (weakly: the record lives as long as the code,
         # which outlives the decorated function in the closures made from it), the
         # indices of T and V in co_consts, and its shape switches (operand address,
         # operand for "call", operand for "no call"): one per copy of the call, as the
         # compiler may copy a call into branches
+        code = found.code if found.rewritten and found.reason is None and found.switches \
+            else None
+        found.code = None  # the record holds it weakly from now on
+        indices = found.indices if code is not None else None
         self.code_ref = weakref.ref(code) if code is not None else None
         self.consts = code.co_consts if code is not None and indices is not None else None
         self.indices = indices
         self.switches = [(_patch.operand_address(code, sw.offset), sw.on, sw.off)
-                         for sw in switches or ()] if code is not None else []
+                         for sw in found.switches] if code is not None else []
         # ctypes views of T's and V's slots and of the tuple's hash, made once
         self.switch_cells = [(_patch.operand_cell(address), on, off)
                              for address, on, off in self.switches]
@@ -87,7 +81,36 @@ class SiteRecord:
             self.cells = {i: _patch.const_cell(consts, i) for i in indices
                           if i is not None and (self.holder is None or i != indices[0])}
             self.cells[-1] = _patch.hash_cell(consts)
-        self.null_raiser = make_null_raiser(key.name, f"{filename}:{lineno}")
+        self.null_raiser = make_null_raiser(key.name, self.where)
+
+    # what the site is, as found
+    @property
+    def function(self) -> str:
+        return self.found.qualname
+
+    @property
+    def filename(self) -> str:
+        return self.found.filename
+
+    @property
+    def lineno(self) -> int:
+        return self.found.lineno
+
+    @property
+    def cond(self) -> bool:
+        return self.found.cond
+
+    @property
+    def tail(self) -> bool:
+        return self.found.tail
+
+    @property
+    def reason(self) -> str | None:
+        return self.found.reason
+
+    @property
+    def kind(self) -> str:
+        return self.found.kind
 
     @property
     def where(self) -> str:

@@ -37,3 +37,10 @@ class StaticCallWarning(UserWarning):
 class StaticCallPicklingError(StaticCallError, pickle.PicklingError):
     """A key that cannot be pickled by reference: it is not reachable by name from the
     module that defined it (internal subclass; ``StaticCallError`` is the contract)."""
+
+
+# Tracebacks and reprs name the public classes where users import them from.
+for _cls in (StaticCallError, StaticCallNullError, StaticCallSignatureError,
+             StaticCallPermissionError, StaticCallWarning):
+    _cls.__module__ = "staticcall"
+del _cls

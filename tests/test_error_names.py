@@ -22,3 +22,13 @@ def test_shown_as_the_package_names_them(name: str) -> None:
     assert pickle.loads(pickle.dumps(exc)).args == ("boom",)
     text = "".join(traceback.format_exception_only(type(exc), exc))
     assert text.startswith(f"staticcall.{name}: boom")
+
+
+def test_the_version_is_the_installed_metadata() -> None:
+    import importlib.metadata
+
+    from staticcall.__main__ import main
+
+    assert staticcall.__version__ == importlib.metadata.version("staticcall")
+    with pytest.raises(SystemExit):
+        main(["--version"])

@@ -24,11 +24,15 @@ def test_shown_as_the_package_names_them(name: str) -> None:
     assert text.startswith(f"staticcall.{name}: boom")
 
 
-def test_the_version_is_the_installed_metadata() -> None:
+def test_the_version_is_the_installed_metadata(capsys: pytest.CaptureFixture[str]) -> None:
     import importlib.metadata
 
     from staticcall.__main__ import main
 
-    assert staticcall.__version__ == importlib.metadata.version("staticcall")
-    with pytest.raises(SystemExit):
+    version = importlib.metadata.version("staticcall")
+    assert staticcall.__version__ == version
+    try:
         main(["--version"])
+    except SystemExit:
+        pass
+    assert capsys.readouterr().out.strip() == f"staticcall {version}"

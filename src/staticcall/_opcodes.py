@@ -80,8 +80,38 @@ CALLABLE_INDEX = 1 if NULL_BELOW else 0
 
 
 CALL_NAMES = frozenset({"CALL", "CALL_KW", "CALL_FUNCTION_EX"})
+#: The call with keyword names (3.13+; before, ``KW_NAMES`` then ``CALL``).
+CALL_KW = "CALL_KW"
 #: Instructions of a call group that sit between the last argument and the call.
 CALL_PREFIX = frozenset({"KW_NAMES", "PRECALL"})
+#: What may sit between a call's arguments and the call itself (3.11).
+PRECALL = "PRECALL"
+
+#: Loads that only push a constant or a bound local: arguments made only of these can be
+#: skipped by a site that makes no call (3.11's LOAD_FAST checks binding: not one of them).
+PURE_LOADS = frozenset({
+    "LOAD_CONST", "LOAD_SMALL_INT", "LOAD_FAST_BORROW", "LOAD_FAST_LOAD_FAST",
+    "LOAD_FAST_BORROW_LOAD_FAST_BORROW", "NOP",
+} | (set() if LOAD_FAST_CHECKS_BINDING else {"LOAD_FAST"}))
+#: Instructions that run no Python code and never let another thread in.
+ATOMIC_LOADS = frozenset({
+    "LOAD_FAST", "LOAD_FAST_CHECK", "LOAD_FAST_BORROW", "LOAD_FAST_LOAD_FAST",
+    "LOAD_FAST_BORROW_LOAD_FAST_BORROW", "LOAD_CONST", "LOAD_SMALL_INT", "LOAD_DEREF",
+    "LOAD_GLOBAL", "PUSH_NULL", "NOP", "BUILD_TUPLE", "KW_NAMES",
+})
+#: How a drop block takes a local's value off it to park it (3.12+ clears the local).
+PARK_LOCAL = "LOAD_FAST" if LOAD_FAST_CHECKS_BINDING else "LOAD_FAST_AND_CLEAR"
+
+#: A branch site's test: what converts a call's result to a bool (3.13+), and each
+#: conditional jump with whether it jumps when the value is true (3.11 names the
+#: direction; its backward jumps are not listed: a branch site must jump forward).
+TO_BOOL = frozenset({"TO_BOOL"})
+BRANCH_JUMPS = {"POP_JUMP_IF_FALSE": False, "POP_JUMP_FORWARD_IF_FALSE": False,
+                "POP_JUMP_IF_TRUE": True, "POP_JUMP_FORWARD_IF_TRUE": True}
+#: What follows a conditional jump for branch monitoring (3.14+).
+AFTER_BRANCH = "NOT_TAKEN"
+#: Names its loop's END_SEND for sys.monitoring only: never jumps there (3.14+).
+JUMP_FOR_MONITORING_ONLY = frozenset({"END_ASYNC_FOR"})
 
 
 def global_load(instr: Any) -> tuple[str, bool] | None:

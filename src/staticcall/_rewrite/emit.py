@@ -33,22 +33,6 @@ from .found import FoundSite, Slot
 #: A local a drop block may use when the function has none to park.
 SCRATCH = "__static_call_scratch__"
 
-#: Instructions that have no effect but pushing a value: arguments made only of these
-#: can be skipped by a site that makes no call.
-_PURE = frozenset({
-    "LOAD_CONST", "LOAD_SMALL_INT", "LOAD_FAST_BORROW", "LOAD_FAST_LOAD_FAST",
-    "LOAD_FAST_BORROW_LOAD_FAST_BORROW", "NOP",
-} | (set() if op.LOAD_FAST_CHECKS_BINDING else {"LOAD_FAST"}))
-
-#: Instructions that run no Python code and never let another thread in: arguments
-#: made only of these leave no window between loading a site's target and its call.
-_ATOMIC = frozenset({
-    "LOAD_FAST", "LOAD_FAST_CHECK", "LOAD_FAST_BORROW", "LOAD_FAST_LOAD_FAST",
-    "LOAD_FAST_BORROW_LOAD_FAST_BORROW", "LOAD_CONST", "LOAD_SMALL_INT", "LOAD_DEREF",
-    "LOAD_GLOBAL", "PUSH_NULL", "NOP", "BUILD_TUPLE", "KW_NAMES",
-})
-
-
 @dataclass
 class Edits:
     """Changes to a code object's instruction list, applied in one pass."""
@@ -111,7 +95,7 @@ def call_group_start(items: list[Any], call_index: int) -> int | None:
     """Index of the first instruction of the call group ending at ``call_index``."""
     call = items[call_index]
     start = call_index
-    if call.name == "CALL_KW":
+    if call.name == op.CALL_KW:
         prev = items[start - 1]
         if not (isinstance(prev, Instr) and prev.name == "LOAD_CONST"
                 and isinstance(prev.arg, tuple)):
@@ -190,7 +174,7 @@ class General(Layout):
                 # replace the callable loaded before the arguments by T as it is now
                 assert site.target is not None
                 pops = op.call_pops(call) or 0
-                above = pops - op.CALLABLE_INDEX - 1 - (call.name == "CALL_KW")
+                above = pops - op.CALLABLE_INDEX - 1 - (call.name == op.CALL_KW)
                 block += load_target(site.target, cloc)
                 block += [Instr("SWAP", above + 2, location=cloc),
                           Instr("POP_TOP", location=cloc)]
@@ -248,7 +232,7 @@ def drop_block(call: Instr, kw_null: bool, spare: str, location: Any) -> list[An
         elif spare == SCRATCH:
             emit("STORE_FAST", SCRATCH)
         else:
-            emit("LOAD_FAST" if op.LOAD_FAST_CHECKS_BINDING else "LOAD_FAST_AND_CLEAR", spare)
+            emit(op.PARK_LOCAL, spare)
             emit("SWAP", 2)
             emit("STORE_FAST", spare)
             emit("STORE_FAST", spare)
@@ -266,7 +250,7 @@ def plain_arguments(items: list[Any], site: FoundSite, start: int, ctx: Context)
     for x in _arguments(items, site, start):
         if not isinstance(x, Instr) or x.lineno not in (None, line):
             return False
-        if x.name in _PURE:
+        if x.name in op.PURE_LOADS:
             continue
         if x.name == "LOAD_FAST" and (x.arg in ctx.params and x.arg not in ctx.deleted
                                       or _stored_before(items, site.start, x.arg)):
@@ -290,7 +274,7 @@ def runs_code(items: list[Any], site: FoundSite, start: int) -> bool:
     """Whether the arguments can run code (calls, awaits, yields, descriptors...): then
     the site loads its target again at the call, so an update made meanwhile (or while a
     generator is suspended inside the arguments) is not missed."""
-    return not all(isinstance(x, Instr) and x.name in _ATOMIC
+    return not all(isinstance(x, Instr) and x.name in op.ATOMIC_LOADS
                    for x in _arguments(items, site, start))
 
 

@@ -105,7 +105,7 @@ def _unbound_key_call(items: list[Any], i: int, end: int, shape: list[str], cond
     except LookupError:
         pass
     j = end + 1
-    while j < len(items) and _is(items[j], "PRECALL"):
+    while j < len(items) and _is(items[j], op.PRECALL):
         j += 1
     if j >= len(items) or not _is(items[j], "CALL") or items[j].arg != 1:
         return None
@@ -128,7 +128,7 @@ def _key_call(items: list[Any], i: int, end: int, shape: list[str], cond: bool,
     if k[2] != ["V"]:
         return None
     j, kvalue, _ = k
-    while j < len(items) and _is(items[j], "PRECALL"):
+    while j < len(items) and _is(items[j], op.PRECALL):
         j += 1
     ref = resolve(kvalue)
     if ref is None or j >= len(items) or not _is(items[j], "CALL") or items[j].arg != 1:
@@ -149,17 +149,11 @@ def _key_call(items: list[Any], i: int, end: int, shape: list[str], cond: bool,
     return site
 
 
-#: what may stand between a branch call and its conditional jump, and the jumps
-_TO_BOOL = frozenset({"TO_BOOL"})
-_JUMP_IF = {"POP_JUMP_IF_FALSE": False, "POP_JUMP_FORWARD_IF_FALSE": False,
-            "POP_JUMP_IF_TRUE": True, "POP_JUMP_FORWARD_IF_TRUE": True}
-
-
 def _branch(items: list[Any], i: int, end: int, shape: list[str], globals_: dict[str, Any],
             resolve: Resolver, lineno: int, qualname: str,
             filename: str) -> FoundSite | None:
     """``static_branch_unlikely(K)`` whose function load is ``items[i:end]``, tested at
-    once: ``[PRECALL] CALL 1 [TO_BOOL] [UNARY_NOT] POP_JUMP_IF_x L [NOT_TAKEN]``."""
+    once: ``[PRECALL] CALL 1 [TO_BOOL] [UNARY_NOT] POPop.BRANCH_JUMPS_x L [NOT_TAKEN]``."""
     if shape.count("V") != 1 or "N" not in shape:
         return None
     k = _chain(items, end, globals_)
@@ -169,12 +163,12 @@ def _branch(items: list[Any], i: int, end: int, shape: list[str], globals_: dict
     if ref is None or ref[0] != "static_key":
         return None
     j = k[0]
-    while j < len(items) and _is(items[j], "PRECALL"):
+    while j < len(items) and _is(items[j], op.PRECALL):
         j += 1
     if j >= len(items) or not _is(items[j], "CALL") or items[j].arg != 1:
         return None
     j += 1
-    while j < len(items) and isinstance(items[j], Instr) and items[j].name in _TO_BOOL:
+    while j < len(items) and isinstance(items[j], Instr) and items[j].name in op.TO_BOOL:
         j += 1
     negated = j < len(items) and _is(items[j], "UNARY_NOT")
     j += negated
@@ -182,14 +176,14 @@ def _branch(items: list[Any], i: int, end: int, shape: list[str], globals_: dict
     if not isinstance(jump, Instr) or not jump.name.startswith("POP_JUMP_"):
         return None
     end = j + 1
-    if end < len(items) and _is(items[end], "NOT_TAKEN"):
+    if end < len(items) and _is(items[end], op.AFTER_BRANCH):
         end += 1
     site = FoundSite(ref[1], cond=False, kind="branch", lineno=lineno, qualname=qualname,
                      filename=filename, start=i, end=end, jump_to=jump.arg)
-    if jump.name not in _JUMP_IF:
+    if jump.name not in op.BRANCH_JUMPS:
         site.reason = f"its test jumps with {jump.name}"  # 3.11's backward loop tests
     else:
-        site.jumps_when_enabled = _JUMP_IF[jump.name] != negated
+        site.jumps_when_enabled = op.BRANCH_JUMPS[jump.name] != negated
     return site
 
 

@@ -114,9 +114,7 @@ class _Walk:
             self.fail((stack[-item.arg],))   # a copied callable: two owners
             stack.append(None)
             return
-        # END_ASYNC_FOR (3.14+) names its loop's END_SEND for sys.monitoring only: it
-        # never jumps there.
-        if item.has_jump() and name != "END_ASYNC_FOR":
+        if item.has_jump() and name not in op.JUMP_FOR_MONITORING_ONLY:
             pops, pushes = _effect(item, jump=True)
             self.fail(tuple(stack[len(stack) - pops:]))
             self.goto(self.labels[id(item.arg)], tuple(stack[:len(stack) - pops] + [None] * pushes))

@@ -214,9 +214,9 @@ def test_total_refcount_fresh_targets() -> None:
     def work() -> None:
         for i in range(600):
             static_call_update(key, _fresh_targets(i))
+            ns["hot"](i)
             if i % 6 == 0:
                 static_call_update(key, None)
-            ns["hot"](i)
         static_call_update(key, None)
 
     work()

@@ -388,6 +388,56 @@ def test_path_to_is_available_for_static_call_updates() -> None:
     assert tpm.path_to(key, tp) is None
 
 
+@pytest.mark.parametrize("via", ["key", "static_call", "static_call_cond", "partial",
+                                 "tracepoint"])
+def test_a_tracepoint_as_a_target_leading_back_to_the_key_is_refused(via: str) -> None:
+    import functools
+
+    tp = define_tracepoint(item, name="back")
+    key = define_static_call(item, name="back_key")
+    inner = define_tracepoint(item, name="inner")
+    register_probe(inner, key)
+    probe: Any = {"key": key, "static_call": static_call(key),
+                  "static_call_cond": static_call_cond(key),
+                  "partial": functools.partial(key), "tracepoint": inner}[via]
+    register_probe(tp, probe)
+    with pytest.raises(StaticCallError, match=r"'back_key'.*cycle: back_key -> "
+                                              r"tracepoint 'back' -> .*back_key"):
+        static_call_update(key, tp)
+    assert staticcall.static_call_query(key) is item
+    with pytest.raises(StaticCallError, match="cycle"):
+        staticcall.static_call_update_many({key: tp})
+    assert staticcall.static_call_query(key) is item
+
+
+def test_a_tracepoint_target_without_a_way_back_is_accepted() -> None:
+    tp = define_tracepoint(item, name="fine")
+    key = define_static_call(item, name="fine_key")
+    other = define_static_call(item, name="other_key")
+    register_probe(tp, other)
+    assert static_call_update(key, tp) is item
+    # and the other way round, once the key leads to the tracepoint: probe refused
+    with pytest.raises(StaticCallError, match="cycle"):
+        register_probe(tp, key)
+    # nor may a key the tracepoint calls come to lead back to the tracepoint
+    with pytest.raises(StaticCallError, match="cycle: other_key -> fine_key -> "
+                                              "tracepoint 'fine' -> other_key"):
+        static_call_update(other, key)
+    assert tracepoint_probes(tp) == (other,)
+
+
+def test_a_pending_target_in_an_update_of_several_keys_is_seen() -> None:
+    tp = define_tracepoint(item, name="pending_tp")
+    a = define_static_call(item, name="pending_a")
+    b = define_static_call(item, name="pending_b")
+    register_probe(tp, b)
+    # a -> tp -> b, and b -> a in the same update: a cycle
+    with pytest.raises(StaticCallError, match="cycle"):
+        staticcall.static_call_update_many({a: tp, b: a})
+    assert staticcall.static_call_query(a) is item
+    assert staticcall.static_call_query(b) is item
+
+
 # --------------------------------------------------------------------------------------
 # The hooks the rewriter sets
 # --------------------------------------------------------------------------------------

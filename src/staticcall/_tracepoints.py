@@ -248,6 +248,10 @@ class Tracepoint(_TracepointBase[F], _Named):
     __copy__ = _Named.__copy__
     __deepcopy__ = _Named.__deepcopy__
 
+    def _sc_forwards_to(self) -> tuple[Any, ...]:
+        """What calling the tracepoint calls: its probes (for the keys' cycle check)."""
+        return self._tp_probes
+
     @property
     def prototype(self) -> inspect.Signature | None:
         """The prototype's signature, or ``None`` (no check)."""

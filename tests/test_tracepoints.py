@@ -640,7 +640,53 @@ def test_cli_shows_recorded_sites(tp_mod: Any, capsys: pytest.CaptureFixture[str
     monkeypatch.setitem(tp_mod.ITEM_ADDED._tp_sites, 1, Rec())
     code, out, err = run_main(capsys, "tracepoints", "_tp_mod")
     assert code == 0, err
-    assert "  site: app.py:12 in app.handle" in out.splitlines()
+    assert "  site: app.py:12 in app.handle (skipped whole, arguments included)" \
+        in out.splitlines()
+
+
+def test_cli_lists_the_sites_recorded_by_the_rewriter(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "_tp_cli_sites.py").write_text(
+        "import staticcall as sc\n"
+        "def seen(n: int) -> None: ...\n"
+        "SEEN = sc.define_tracepoint(seen)\n"
+        "@sc.static_calls\n"
+        "def handle(n):\n"
+        "    SEEN(n)\n"
+        "    SEEN(n + 1)\n"
+        "    return n\n"
+        "def probe(n: int) -> None: ...\n", encoding="utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run_main(capsys, "tracepoints", "_tp_cli_sites")
+    assert code == 0, err
+    lines = out.splitlines()
+    assert "placeholder" not in out and "no sites recorded" not in out
+    rewritten = staticcall._decorator._UNSUPPORTED is None
+    if rewritten:
+        assert "  site: _tp_cli_sites.py:6 in handle (skipped whole, arguments included)" \
+            in lines
+        assert "  site: _tp_cli_sites.py:7 in handle (skipped whole, arguments included)" \
+            in lines
+    else:
+        assert any(ln.startswith("  site: _tp_cli_sites.py:6 in handle [runtime path")
+                   for ln in lines), out
+    import _tp_cli_sites as mod
+
+    register_probe(mod.SEEN, mod.probe)
+    try:
+        code, out, err = run_main(capsys, "tracepoints", "--json", "_tp_cli_sites")
+        data = json.loads(out)["tracepoints"]
+        assert [d["name"] for d in data] == ["seen"]
+        assert data[0]["enabled"] is True
+        assert [s.split(" [")[0] for s in data[0]["sites"]] == [
+            "_tp_cli_sites.py:6 in handle", "_tp_cli_sites.py:7 in handle"]
+        code, out, err = run_main(capsys, "tracepoints", "_tp_cli_sites")
+        if rewritten:
+            assert "  site: _tp_cli_sites.py:6 in handle (calls its probes)" in out
+    finally:
+        unregister_probe(mod.SEEN, mod.probe)
 
 
 def test_cli_module_without_tracepoints_and_missing_module(

@@ -757,3 +757,66 @@ def test_a_failing_undo_keeps_the_first_error_and_notes_the_second(
         register_probe(tp, probe)
     assert any("undo refused" in note for note in getattr(info.value, "__notes__", []))
     assert tracepoint_probes(tp) == () and not tracepoint_enabled(tp)
+
+
+# --------------------------------------------------------------------------------------
+# Sites given up after layout (a jump too long for one operand byte) keep the runtime path
+# --------------------------------------------------------------------------------------
+
+def _long_body(n: int, indent: str) -> str:
+    return "".join(f"{indent}out.append(rec({i}))\n" for i in range(n))
+
+
+@pytest.mark.parametrize("n", [3, 120])
+def test_a_branch_site_too_long_to_patch_takes_the_runtime_path(n: int) -> None:
+    key = staticcall.define_static_key_false(name="long_branch")
+    src = ("def f():\n    out = []\n"
+           "    if static_branch_unlikely(KEY):\n" + _long_body(n, "        ")
+           + "    else:\n        out.append('off')\n"
+           "    if static_branch_likely(KEY):\n        out.append('likely')\n"
+           "    return out\n")
+    env = {"KEY": key, "static_branch_unlikely": static_branch_unlikely,
+           "static_branch_likely": staticcall.static_branch_likely, "rec": lambda i: i}
+    plain, deco = dict(env), dict(env)
+    exec(compile(src, "<long branch>", "exec"), plain)
+    exec(compile(src, "<long branch>", "exec"), deco)
+    f = staticcall.static_calls(deco["f"])
+    sites = staticcall.static_call_sites(key)
+    if n > 100 and staticcall._decorator._UNSUPPORTED is None:
+        assert [s.reason for s in sites][0] == "its branch is too long to patch"
+        assert sites[1].reason is None  # the other site is still rewritten
+    for state in (True, False, True):
+        (staticcall.static_branch_enable if state else staticcall.static_branch_disable)(key)
+        assert f() == plain["f"](), state
+
+
+@pytest.mark.parametrize("n", [2, 150])
+def test_a_tracepoint_statement_too_long_to_skip_takes_the_runtime_path(n: int) -> None:
+    tp = define_tracepoint(None, name="long_tp")
+    args = ", ".join(f"rec({i})" for i in range(n))
+    src = (f"def f():\n    out = []\n    TP({args})\n    TP(rec(-1))\n    return out\n")
+    seen: list[Any] = []
+    env = {"TP": tp, "rec": lambda i: seen.append(i) or i}
+    deco: dict[str, Any] = dict(env)
+    exec(compile(src, "<long tp>", "exec"), deco)
+    f = staticcall.static_calls(deco["f"])
+    sites = staticcall.static_call_sites(tp)
+    if n > 100 and staticcall._decorator._UNSUPPORTED is None:
+        assert sites[0].reason == "its statement is too long to skip"
+        assert sites[1].reason is None
+    calls: list[Any] = []
+
+    def probe(*args: Any) -> None:
+        calls.append(len(args))
+
+    f()
+    assert calls == []
+    assert seen == (list(range(n)) if sites[0].reason is not None else [])
+    seen.clear()
+    register_probe(tp, probe)
+    try:
+        f()
+        assert calls == [n, 1]
+        assert seen == [*range(n), -1]
+    finally:
+        unregister_probe(tp, probe)

@@ -820,3 +820,49 @@ def test_a_tracepoint_statement_too_long_to_skip_takes_the_runtime_path(n: int) 
         assert seen == [*range(n), -1]
     finally:
         unregister_probe(tp, probe)
+
+
+def test_a_probe_change_made_by_the_arguments_is_seen_by_the_site() -> None:
+    tp = define_tracepoint(None, name="changed_in_args")
+    log: list[Any] = []
+
+    def first(v: Any) -> None:
+        log.append(("first", v))
+
+    def second(v: Any) -> None:
+        log.append(("second", v))
+
+    def change(v: Any) -> Any:
+        unregister_probe(tp, first)
+        register_probe(tp, second)
+        return v
+
+    def resume(v: Any) -> Any:
+        return v
+
+    src = ("def f(v):\n    TP(change(v))\n"
+           "def g(v):\n    TP((yield v))\n")
+    deco: dict[str, Any] = {"TP": tp, "change": change}
+    exec(compile(src, "<changed in args>", "exec"), deco)
+    f = staticcall.static_calls(deco["f"])
+    g = staticcall.static_calls(deco["g"])
+    register_probe(tp, first)
+    f(1)
+    assert log == [("second", 1)]
+    log.clear()
+    unregister_probe(tp, second)
+    register_probe(tp, first)
+    it = g(2)
+    assert next(it) == 2
+    unregister_probe(tp, first)
+    register_probe(tp, second)
+    with pytest.raises(StopIteration):
+        it.send(3)
+    assert log == [("second", 3)]
+    log.clear()
+    it = g(4)
+    next(it)
+    unregister_probe(tp, second)  # no probe left: the call still runs, and calls nothing
+    with pytest.raises(StopIteration):
+        it.send(5)
+    assert log == []

@@ -19,11 +19,14 @@ resumptions). The undecorated reference is ``Program.reference``: the same sourc
 except that each tracepoint statement ``T(args)`` reads ``if tracepoint_enabled(T):
 T(args)`` (arguments evaluated only while a probe is attached).
 
-The number of examples comes from the hypothesis profile (``HYPOTHESIS_PROFILE``).
+The number of examples comes from the hypothesis profile (``HYPOTHESIS_PROFILE``). With
+``STATICCALL_FUZZ_DUMP=path`` each program is written to ``path`` before it runs, so that
+one that crashes the interpreter can be read afterwards.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 import types
 from typing import Any
@@ -255,6 +258,10 @@ def same(plain: tuple[str, Any], deco: tuple[str, Any]) -> None:
 @given(programs())
 def test_rewritten_function_behaves_as_the_original(program: Program) -> None:
     note(program.source)
+    dump = os.environ.get("STATICCALL_FUZZ_DUMP")
+    if dump:  # the program about to run, for a crash that takes the process down
+        with open(dump, "w", encoding="utf-8") as fh:
+            fh.write(repr(program) + "\n")
     world = World(program.nkeys, program.nskeys, program.ntps)
     world.set(program.steps[0])
     filename = rw.register_source(program.source, "fuzz")

@@ -55,12 +55,14 @@ def slot_states(nkeys: int, nskeys: int, ntps: int) -> list[list[str]]:
     return [keys] * nkeys + [list(SK_STATES)] * nskeys + [list(PROBES)] * ntps
 
 
-def reference_source(source: str) -> str:
+def reference_source(source: str, runtime_lines: frozenset[int] = frozenset()) -> str:
     """``source`` with each tracepoint statement (a line ending in ``  # tp``) spelled
-    out as the undecorated reference: ``if tracepoint_enabled(T): T(args)``."""
+    out as the undecorated reference: ``if tracepoint_enabled(T): T(args)``, except on
+    ``runtime_lines`` (1-based), whose tracepoint site stays on the runtime path (a
+    statement too long to skip), which evaluates its arguments as Python does."""
     out = []
-    for line in source.splitlines():
-        if line.endswith("  # tp"):
+    for n, line in enumerate(source.splitlines(), 1):
+        if line.endswith("  # tp") and n not in runtime_lines:
             stmt = line[:-len("  # tp")]
             body = stmt.lstrip()
             indent = stmt[:len(stmt) - len(body)]
@@ -98,6 +100,9 @@ class Program:
     @property
     def reference(self) -> str:
         return reference_source(self.source)
+
+    def reference_for(self, runtime_lines: frozenset[int]) -> str:
+        return reference_source(self.source, runtime_lines)
 
     def __repr__(self) -> str:
         return (f"Program(kind={self.kind!r}, nkeys={self.nkeys}, nskeys={self.nskeys}, "

@@ -2,9 +2,22 @@
 
 :func:`programs` is a hypothesis strategy for :class:`Program`: the source of one
 function ``f(x, y)`` (plain, generator or coroutine) with one to four sites of one to
-three keys ``K0``..``K2`` in random syntactic contexts. Every argument is a call of
-``rec(tag, value)``, which logs ``(tag, value)`` and returns the value, so that the order
-and number of argument evaluations show in the log.
+three keys ``K0``..``K2`` in random syntactic contexts, and up to four branch sites of
+static keys ``S0``/``S1`` (``if``/``elif``/``while`` tests and conditional expressions,
+``likely``/``unlikely``, under ``not`` or not) and tracepoint statements ``T0(...)``/
+``T1(...)``. Every argument is a call of ``rec(tag, value)``, which logs ``(tag, value)``
+and returns the value, so that the order and number of argument evaluations show in the
+log.
+
+``Program.reference`` is the undecorated reference, spelled out by hand where the
+rewritten code's meaning differs from Python's own: a tracepoint statement ``T0(args)``
+(marked ``# tp`` in ``source``) is ``if tracepoint_enabled(T0): T0(args)`` there, on
+the same line (its arguments are evaluated only while a probe is attached). Branch
+sites need no rewording: the reference takes the runtime path, which returns the key's
+state.
+
+The state of the world is one entry per *slot*: the keys ``K<i>``, then the static keys
+``S<i>`` (``on``/``off``), then the tracepoints ``T<i>`` (a probe set, see ``PROBES``).
 """
 
 from __future__ import annotations
@@ -21,8 +34,42 @@ KINDS = ("def", "gen", "async")
 STATES = ("t0", "t1", "raise", "null", "ret0")
 
 
-def state_names(nkeys: int) -> list[str]:
-    return list(STATES) + [f"u{i}:{s}" for i in range(nkeys) for s in STATES]
+# a static key's states, and a tracepoint's probe sets: none, one recording probe
+# (p0 or p1), both in either order, a raising probe after a recording one, and a probe
+# that flips static key 0 (or, with no static key, records) when called
+SK_STATES = ("on", "off")
+PROBES = ("none", "p0", "p1", "p0p1", "p1p0", "p0raise", "flip")
+
+
+def state_names(nkeys: int, nskeys: int = 0, ntps: int = 0) -> list[str]:
+    """What a key can be set to: ``u<i>:<state>`` updates key i, ``s<i>:<on|off>`` sets
+    static key i, ``t<i>:<probes>`` gives tracepoint i that probe set, when called."""
+    return (list(STATES) + [f"u{i}:{s}" for i in range(nkeys) for s in STATES]
+            + [f"s{i}:{s}" for i in range(nskeys) for s in SK_STATES]
+            + [f"t{i}:{p}" for i in range(ntps) for p in ("none", "p0", "p0p1")])
+
+
+def slot_states(nkeys: int, nskeys: int, ntps: int) -> list[list[str]]:
+    """Per slot (keys, static keys, tracepoints), the states it can take."""
+    keys = state_names(nkeys, nskeys, ntps)
+    return [keys] * nkeys + [list(SK_STATES)] * nskeys + [list(PROBES)] * ntps
+
+
+def reference_source(source: str, runtime_lines: frozenset[int] = frozenset()) -> str:
+    """``source`` with each tracepoint statement (a line ending in ``  # tp``) spelled
+    out as the undecorated reference: ``if tracepoint_enabled(T): T(args)``, except on
+    ``runtime_lines`` (1-based), whose tracepoint site stays on the runtime path (a
+    statement too long to skip), which evaluates its arguments as Python does."""
+    out = []
+    for n, line in enumerate(source.splitlines(), 1):
+        if line.endswith("  # tp") and n not in runtime_lines:
+            stmt = line[:-len("  # tp")]
+            body = stmt.lstrip()
+            indent = stmt[:len(stmt) - len(body)]
+            name = body[:body.index("(")]
+            line = f"{indent}if tracepoint_enabled({name}): {body}"
+        out.append(line)
+    return "\n".join(out) + "\n"
 
 
 @dataclass(frozen=True)
@@ -43,19 +90,34 @@ class Program:
     kind: str
     nkeys: int
     args: tuple[int, int]
-    # key states per step, and (for generators and coroutines) updates between resumptions
+    # slot states per step, and (for generators and coroutines) updates between
+    # resumptions: (slot index, state)
     steps: list[tuple[str, ...]] = field(default_factory=list)
     resume_updates: dict[int, tuple[int, str]] = field(default_factory=dict)
+    nskeys: int = 0
+    ntps: int = 0
+
+    @property
+    def reference(self) -> str:
+        return reference_source(self.source)
+
+    def reference_for(self, runtime_lines: frozenset[int]) -> str:
+        return reference_source(self.source, runtime_lines)
 
     def __repr__(self) -> str:
-        return (f"Program(kind={self.kind!r}, nkeys={self.nkeys}, args={self.args}, "
-                f"steps={self.steps}, resume_updates={self.resume_updates})\n{self.source}")
+        return (f"Program(kind={self.kind!r}, nkeys={self.nkeys}, nskeys={self.nskeys}, "
+                f"ntps={self.ntps}, args={self.args}, steps={self.steps}, "
+                f"resume_updates={self.resume_updates})\n{self.source}")
 
 
 class _Gen:
-    def __init__(self, draw: Any, nkeys: int, max_sites: int, kind: str) -> None:
+    def __init__(self, draw: Any, nkeys: int, max_sites: int, kind: str,
+                 nskeys: int = 0, ntps: int = 0, max_extra: int = 0) -> None:
         self.draw = draw
         self.nkeys = nkeys
+        self.nskeys = nskeys
+        self.ntps = ntps
+        self.extra_left = max_extra  # branch and tracepoint sites
         self.sites_left = max_sites
         self.kind = kind
         self.tags = itertools.count(1)
@@ -106,8 +168,33 @@ class _Gen:
             parts.append("**{'k': " + self.expr(d - 1, sub) + "}")
         return f"{callee}({', '.join(parts)})"
 
+    def branch_test(self) -> str:
+        """A branch site's whole test: ``[not ]static_branch_(un)likely(S<i>)``."""
+        self.extra_left -= 1
+        k = f"S{self.small(0, self.nskeys - 1)}"
+        fn = self.choice(["static_branch_unlikely", "static_branch_likely",
+                          "sc.static_branch_unlikely"])
+        return f"{'not ' if self.chance(0.3) else ''}{fn}({k})"
+
+    def tracepoint(self, d: int, ctx: Ctx, indent: str) -> str:
+        """A tracepoint statement, marked for :func:`reference_source`."""
+        self.extra_left -= 1
+        t = f"T{self.small(0, self.ntps - 1)}"
+        if self.chance(0.15):
+            t = f"m.{t}"
+        sub = replace(ctx, in_args=True)
+        d = min(d, 1)  # short statements: each is skipped with one jump
+        parts = [self.expr(d, sub) for _ in range(self.small(0, 2))]
+        if self.chance(0.15):
+            parts.append("*[" + self.expr(0, sub) + "]")
+        if self.chance(0.2):
+            parts.append(f"a={self.expr(d, sub)}")
+        return f"{indent}{t}({', '.join(parts)})  # tp"
+
     def expr(self, d: int, ctx: Ctx) -> str:
         options = ["leaf"]
+        if self.extra_left > 0 and self.nskeys and d > 0:
+            options.append("branch_cond")
         if self.sites_left > 0:
             options += ["site"] * 3
         if d > 0:
@@ -124,6 +211,9 @@ class _Gen:
             return self.leaf(ctx)
         if what == "site":
             return self.site(d, ctx)
+        if what == "branch_cond":
+            test = self.branch_test()
+            return f"({self.expr(d - 1, ctx)} if {test} else {self.expr(d - 1, ctx)})"
         if what == "cond":
             a, b, c = (self.expr(d - 1, ctx) for _ in range(3))
             return f"({a} if {b} else {c})"
@@ -195,11 +285,34 @@ class _Gen:
             options.append("maybe_unbound")
         if ctx.can_yield:
             options.append("yield")
+        if self.extra_left > 0:
+            if self.ntps:
+                options += ["tracepoint"] * 2
+            if self.nskeys and d > 0:
+                options += ["branch_if", "branch_elif", "branch_while"]
         what = self.choice(options)
         i2 = indent + "    "
         e = lambda: self.expr(min(d, 2), ctx)  # noqa: E731
         if what == "expr":
             return [f"{indent}{e()}"]
+        if what == "tracepoint":
+            return [self.tracepoint(d, ctx, indent)]
+        if what == "branch_if":
+            lines = [f"{indent}if {self.branch_test()}:"] + self.block(d - 1, ctx, i2)
+            if self.chance(0.5):
+                lines += [f"{indent}else:"] + self.block(d - 1, ctx, i2)
+            return lines
+        if what == "branch_elif":
+            lines = ([f"{indent}if {e()}:"] + self.block(d - 1, ctx, i2)
+                     + [f"{indent}elif {self.branch_test()}:"] + self.block(d - 1, ctx, i2))
+            if self.chance(0.3):
+                lines += [f"{indent}else:"] + self.block(d - 1, ctx, i2)
+            return lines
+        if what == "branch_while":
+            var = self.name("c")
+            return ([f"{indent}{var} = 0", f"{indent}while {self.branch_test()}:",
+                     f"{i2}{var} += 1", f"{i2}if {var} > 2:", f"{i2}    break"]
+                     + self.block(d - 1, replace(ctx, in_loop=True), i2))
         if what == "append":
             return [f"{indent}_out.append({e()})"]
         if what == "assign":
@@ -276,11 +389,16 @@ def programs(draw: Any) -> Program:
     kind = draw(st.sampled_from(KINDS))
     nkeys = draw(st.integers(1, 3))
     max_sites = draw(st.integers(1, 4))
-    gen = _Gen(draw, nkeys, max_sites, kind)
+    nskeys = draw(st.integers(0, 2))
+    ntps = draw(st.integers(0, 2))
+    max_extra = draw(st.integers(1, 4)) if nskeys or ntps else 0
+    gen = _Gen(draw, nkeys, max_sites, kind, nskeys, ntps, max_extra)
     ctx = Ctx(can_yield=kind == "gen", can_await=kind == "async")
     body = gen.block(3, ctx, "    ")
     while gen.sites_left == max_sites:  # at least one site
         body.append(f"    _out.append({gen.site(1, ctx)})")
+    if ntps and gen.extra_left == max_extra:  # and a tracepoint, when there are some
+        body.append(gen.tracepoint(1, ctx, "    "))
     head = "async def" if kind == "async" else "def"
     lines = [f"{head} f(x, y):", "    _out = []", "    _r = None", *body]
     if kind == "gen":
@@ -292,13 +410,15 @@ def programs(draw: Any) -> Program:
         # a call in the last statement: the compiler may copy such small exit blocks
         e = gen.expr(2, ctx)
         lines.append(f"    return _out, {e}" if last == "expr" else f"    return {e}")
-    names = state_names(nkeys)
-    steps = draw(st.lists(st.tuples(*[st.sampled_from(names)] * nkeys), min_size=1,
-                          max_size=4))
+    slots = slot_states(nkeys, nskeys, ntps)
+    steps = draw(st.lists(st.tuples(*[st.sampled_from(names) for names in slots]),
+                          min_size=1, max_size=4))
     updates: dict[int, tuple[int, str]] = {}
     if kind != "def":
-        updates = draw(st.dictionaries(st.integers(1, 6),
-                                       st.tuples(st.integers(0, nkeys - 1),
-                                                 st.sampled_from(names)), max_size=3))
+        slot = st.integers(0, len(slots) - 1)
+        updates = draw(st.dictionaries(
+            st.integers(1, 6),
+            slot.flatmap(lambda i: st.tuples(st.just(i), st.sampled_from(slots[i]))),
+            max_size=3))
     args = (draw(st.integers(-2, 3)), draw(st.integers(0, 3)))
-    return Program("\n".join(lines) + "\n", kind, nkeys, args, steps, updates)
+    return Program("\n".join(lines) + "\n", kind, nkeys, args, steps, updates, nskeys, ntps)

@@ -352,3 +352,41 @@ def test_explain_in_a_subprocess() -> None:
     assert proc.returncode == 0, proc.stderr
     assert "5 sites" in proc.stdout
     assert "already decorated" in proc.stdout
+
+
+def test_sites_shows_each_sites_kind(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                     capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "_cli_kinds_mod.py").write_text(
+        "import staticcall as sc\n"
+        "def t(x): return x\n"
+        "KEY = sc.define_static_call(t, name='kinds_key')\n"
+        "FLAG = sc.define_static_key_false(name='kinds_flag')\n"
+        "TP = sc.define_tracepoint(t, name='kinds_tp')\n"
+        "@sc.static_calls\n"
+        "def f(x):\n"
+        "    TP(x)\n"
+        "    if sc.static_branch_unlikely(FLAG):\n"
+        "        x += 1\n"
+        "    return KEY(x)\n", encoding="utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run_main(capsys, "sites", "_cli_kinds_mod")
+    assert code == 0, err
+    lines = out.splitlines()
+    header = lines[0].split()
+    assert header[:7] == ["key", "function", "where", "cond", "tail", "state", "kind"]
+    rows = {ln.split()[0]: ln.split() for ln in lines[2:-1]}
+    assert rows["kinds_tp"][2:7] == ["_cli_kinds_mod.py:8", "-", "-", "disabled",
+                                     "tracepoint"]
+    assert rows["kinds_flag"][2:7] == ["_cli_kinds_mod.py:9", "-", "-", "disabled", "branch"]
+    assert rows["kinds_key"][2] == "_cli_kinds_mod.py:11" and rows["kinds_key"][6] == "call"
+    code, out, err = run_main(capsys, "sites", "_cli_kinds_mod", "--json")
+    kinds = {s["key"]: s["kind"] for s in json.loads(out)["sites"]}
+    assert kinds == {"kinds_tp": "tracepoint", "kinds_flag": "branch", "kinds_key": "call"}
+
+
+def test_sites_help_explains_the_columns(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["sites", "--help"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "tail: the site's value is returned at once" in out
+    assert "kind: call" in out and "branch" in out and "tracepoint" in out

@@ -52,6 +52,43 @@ CASES: dict[str, tuple[list[str], dict[str, str], list[str]]] = {
         "feature on: total=15100 discount calls=3",
         "feature off again: total=16500 discount calls=0",
     ]),
+    "tracepoints": ([], {}, [
+        "site in handle at tracepoints.py:53: kind=tracepoint",
+        "no probe: enabled=False probes=[] sites=disabled",
+        "one probe: enabled=True probes=['to_first'] sites=enabled",
+        "one probe: total=20 messages built=5 first=5 second=0",
+        "one probe: first message='request #0 -> 0'",
+        "two probes: enabled=True probes=['to_first', 'to_second'] sites=enabled",
+        "two probes: total=20 messages built=5 first=5 second=5",
+        "two probes: last messages='request #4 -> 8' 'request #4 -> 8'",
+        "detached: enabled=False probes=[] sites=disabled",
+    ]),
+    "feature_flags": ([], {}, [
+        "from FEATURES: []",
+        "start-up: enabled=[]",
+        "  branch site of fast_path at feature_flags.py:57: state=disabled",
+        "  branch site of audit at feature_flags.py:63: state=disabled",
+        "  branch site of legacy_rounding at feature_flags.py:66: state=disabled",
+        "start-up: total=1452 audit entries=0",
+        "audit on, legacy rounding off: enabled=['audit']",
+        "  branch site of audit at feature_flags.py:63: state=enabled",
+        "audit on, legacy rounding off: total=1452 audit entries=1",
+        "all off: enabled=[]",
+        "all off: total=1452 audit entries=0",
+    ]),
+    "feature_flags-env": ([], {"FEATURES": "fast_path, audit,legacy_rounding"}, [
+        "from FEATURES: ['fast_path', 'audit', 'legacy_rounding']",
+        "start-up: enabled=['fast_path', 'audit', 'legacy_rounding']",
+        "  branch site of fast_path at feature_flags.py:57: state=enabled",
+        "  branch site of audit at feature_flags.py:63: state=enabled",
+        "  branch site of legacy_rounding at feature_flags.py:66: state=enabled",
+        "start-up: total=1450 audit entries=1",
+        "audit on, legacy rounding off: enabled=['fast_path', 'audit']",
+        "  branch site of legacy_rounding at feature_flags.py:66: state=disabled",
+        "audit on, legacy rounding off: total=1452 audit entries=1",
+        "all off: enabled=[]",
+        "all off: total=1452 audit entries=0",
+    ]),
     "export_tramp": ([], {}, [
         "declared handle: export_tramp.provider:checksum (trampoline-only: True)",
         "target via handle: sum16",
@@ -83,6 +120,13 @@ INLINE_STATES: dict[str, list[str]] = {
         "feature on: target=ten_percent_for_regulars sites=call",
         "feature off again: target=RET0 sites=ret0",
     ],
+    # no probe: the message is not even built (the statement is skipped whole)
+    "tracepoints": [
+        "no probe: total=20 messages built=0 first=0 second=0",
+        "detached: total=20 messages built=0 first=0 second=0",
+    ],
+    "feature_flags": [],
+    "feature_flags-env": [],
     "export_tramp": [],
 }
 
@@ -96,6 +140,13 @@ TRAMPOLINE_STATES: dict[str, list[str]] = {
         "feature on: target=ten_percent_for_regulars sites=trampoline",
         "feature off again: target=RET0 sites=trampoline",
     ],
+    # the runtime path evaluates arguments as Python always does
+    "tracepoints": [
+        "no probe: total=20 messages built=5 first=0 second=0",
+        "detached: total=20 messages built=5 first=0 second=0",
+    ],
+    "feature_flags": [],
+    "feature_flags-env": [],
     "export_tramp": [],
 }
 
@@ -110,6 +161,7 @@ def _run(case: str, mode: str | None) -> subprocess.CompletedProcess[str]:
     args, extra_env, _ = CASES[case]
     env = dict(os.environ)
     env.pop("EXAMPLE_JSON_BACKEND", None)
+    env.pop("FEATURES", None)
     env.pop("STATICCALL_MODE", None)
     env.update(extra_env)
     env["PYTHONIOENCODING"] = "utf-8"
@@ -178,6 +230,23 @@ def test_pluggable_backend_rejects_unknown_backend() -> None:
                           capture_output=True, text=True, timeout=TIMEOUT)
     assert proc.returncode == 2
     assert "expected one of ['mini', 'stdlib']" in proc.stderr
+
+
+def test_feature_flags_rejects_unknown_feature() -> None:
+    env = dict(os.environ, FEATURES="fast_path,nope")
+    proc = subprocess.run([sys.executable, str(EXAMPLES / "feature_flags.py")], env=env,
+                          capture_output=True, text=True, timeout=TIMEOUT)
+    assert proc.returncode == 1
+    assert "unknown feature(s) ['nope']" in proc.stderr
+
+
+def test_tracepoints_example_prints_the_timing_side_by_side() -> None:
+    proc = _run("tracepoints", None)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    out = proc.stdout
+    for label in ("loop without any tracing:", "tracepoint site (no probe):",
+                  "if hook is not None: hook(f'...'):", "tracepoint / hook idiom:"):
+        assert re.search(re.escape(label) + r"\s+\d+(\.\d+)?", out), out
 
 
 def test_examples_tests_pass_in_a_folder_named_staticcall(tmp_path: Path) -> None:

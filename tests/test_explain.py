@@ -278,3 +278,65 @@ def test_listing_has_line_numbers() -> None:
              if re.match(r"\s+\d+\s", ln)]
     assert any(ln.split()[0] == str(first + 1) for ln in lines)
     assert sys.version_info < (3, 13) or "L1:" in text or "JUMP" not in text
+
+
+# --------------------------------------------------------------------------------------
+# Branch sites of static keys and tracepoint sites.
+# --------------------------------------------------------------------------------------
+
+def _tp_proto(x: Any) -> None:
+    """A tracepoint's prototype."""
+
+
+BRANCH_KEY = staticcall.define_static_key_false(name="explain_branch")
+TP = staticcall.define_tracepoint(_tp_proto, name="explain_tp")
+
+
+def branchy(x: Any) -> Any:
+    TP(f"{x}")
+    if staticcall.static_branch_unlikely(BRANCH_KEY):
+        return 1
+    return 0
+
+
+def test_branch_and_tracepoint_sites_are_named() -> None:
+    text = explain(branchy)
+    assert "[1] line" in text and "tracepoint 'explain_tp', state disabled" in text
+    assert "branch on static key 'explain_branch', state disabled" in text
+    before = section(text, "--- before")
+    assert numbers(before, "the callable: tracepoint 'explain_tp'") == {1}
+    assert numbers(before, "the test: branch on static key 'explain_branch'") == {2}
+    if _decorator.UNSUPPORTED is not None:
+        return
+    after = section(text, "--- after")
+    assert "switch:" not in after
+    assert re.search(r"\[1\] tracepoint: skipped, arguments included \(live operand \d+\)",
+                     after)
+    assert re.search(r"\[2\] branch: disabled \(live operand \d+\)", after)
+    assert numbers(after, "T: called while a probe is attached") == {1}
+    assert "(no probe attached)" in after
+
+
+@rewriting
+def test_branch_and_tracepoint_switches_are_read_live() -> None:
+    f = static_calls(_decorator_copy(branchy))
+    probe = lambda x: None  # noqa: E731
+    try:
+        staticcall.static_branch_enable(BRANCH_KEY)
+        staticcall.register_probe(TP, probe)
+        text = explain(f)
+        assert re.search(r"\[1\] tracepoint: probes called \(live operand \d+\)", text)
+        assert re.search(r"\[2\] branch: enabled \(live operand \d+\)", text)
+        assert "(no probe attached)" not in text
+        assert f(3) == 1
+    finally:
+        staticcall.static_branch_disable(BRANCH_KEY)
+        staticcall.unregister_probe(TP, probe)
+    text = explain(f)
+    assert re.search(r"\[1\] tracepoint: skipped, arguments included", text)
+    assert re.search(r"\[2\] branch: disabled", text)
+
+
+def _decorator_copy(func: Any) -> Any:
+    return types.FunctionType(func.__code__, func.__globals__, func.__name__,
+                              func.__defaults__, func.__closure__)

@@ -12,11 +12,21 @@ Updates are also made during a run: by targets that update a key when called, an
 between resumptions of generators and coroutines, including while a site's arguments
 are being evaluated.
 
-The number of examples comes from the hypothesis profile (``HYPOTHESIS_PROFILE``).
+The programs also hold branch sites of static keys and tracepoint statements; their
+states (a static key on or off, a tracepoint's probe set) change between runs, and
+during runs (targets and probes that change them when called, changes between
+resumptions). The undecorated reference is ``Program.reference``: the same source,
+except that each tracepoint statement ``T(args)`` reads ``if tracepoint_enabled(T):
+T(args)`` (arguments evaluated only while a probe is attached).
+
+The number of examples comes from the hypothesis profile (``HYPOTHESIS_PROFILE``). With
+``STATICCALL_FUZZ_DUMP=path`` each program is written to ``path`` before it runs, so that
+one that crashes the interpreter can be read afterwards.
 """
 
 from __future__ import annotations
 
+import os
 import types
 from typing import Any
 
@@ -25,10 +35,17 @@ from hypothesis import HealthCheck, event, given, note, settings
 
 import rewrite_helpers as rw
 import staticcall
-from fuzz_programs import STATES, Program, programs
+from fuzz_programs import SK_STATES, STATES, Program, programs
 from staticcall import (
     StaticCallNullError,
     define_static_call_null,
+    define_static_key_false,
+    define_tracepoint,
+    register_probe,
+    static_branch_disable,
+    static_branch_enable,
+    static_branch_likely,
+    static_branch_unlikely,
     static_call,
     static_call_cond,
     static_call_query,
@@ -36,6 +53,10 @@ from staticcall import (
     static_call_sites,
     static_call_update,
     static_calls,
+    static_key_enabled,
+    tracepoint_enabled,
+    tracepoint_probes,
+    unregister_probe,
 )
 
 
@@ -50,11 +71,13 @@ def num(v: Any) -> int:
 
 
 class World:
-    """Keys, targets and the log for one program."""
+    """Keys, static keys, tracepoints, targets, probes and the log for one program."""
 
-    def __init__(self, nkeys: int) -> None:
+    def __init__(self, nkeys: int, nskeys: int = 0, ntps: int = 0) -> None:
         self.log: list[Any] = []
         self.keys = [define_static_call_null(name=f"K{i}") for i in range(nkeys)]
+        self.skeys = [define_static_key_false(name=f"S{i}") for i in range(nskeys)]
+        self.tps = [define_tracepoint(None, name=f"T{i}") for i in range(ntps)]
         log = self.log
 
         def rec(tag: int, value: Any) -> Any:
@@ -78,6 +101,21 @@ class World:
         def raiser(*args: Any, **kwargs: Any) -> Any:
             log.append(("call", "raise", rw.freeze(args), rw.freeze(kwargs)))
             raise ValueError("target raised")
+
+        def make_probe(name: str) -> Any:
+            def probe(*args: Any, **kwargs: Any) -> Any:
+                log.append(("probe", name, rw.freeze(args), rw.freeze(kwargs)))
+                if name == "raise":
+                    raise ValueError("probe raised")
+                if name == "flip" and self.skeys:
+                    # flips static key 0 from inside a tracepoint's call
+                    self._set_static_key(0, "off" if static_key_enabled(self.skeys[0])
+                                         else "on")
+                return "ignored"  # a tracepoint's value is None whatever probes return
+            probe.__qualname__ = f"probe_{name}"
+            return probe
+
+        self.probes = {name: make_probe(name) for name in ("p0", "p1", "raise", "flip")}
 
         class Ctx:
             def __init__(self, tag: int) -> None:
@@ -104,32 +142,75 @@ class World:
             "null": None, "ret0": static_call_return0}
         for i in range(nkeys):
             for state in STATES:
-                self.values[f"u{i}:{state}"] = self._updater(i, state)
+                self.values[f"u{i}:{state}"] = self._updater(f"u{i}:{state}", i, state)
+        for i in range(nskeys):
+            for state in SK_STATES:
+                self.values[f"s{i}:{state}"] = self._updater(f"s{i}:{state}", nkeys + i,
+                                                             state)
+        for i in range(ntps):
+            for state in ("none", "p0", "p0p1"):
+                self.values[f"t{i}:{state}"] = self._updater(
+                    f"t{i}:{state}", nkeys + nskeys + i, state)
         m = types.ModuleType("rw_fuzz_m")
         env: dict[str, Any] = {
             "rec": rec, "boom": boom, "num": num, "Ctx": Ctx, "ACtx": ACtx, "AIter": rw.AIter,
             "Suspend": rw.Suspend, "sc": staticcall,
             "m": m, "static_call": static_call, "static_call_cond": static_call_cond,
+            "static_branch_likely": static_branch_likely,
+            "static_branch_unlikely": static_branch_unlikely,
+            "tracepoint_enabled": tracepoint_enabled,
             "__name__": "rw_fuzz",
         }
-        for i, key in enumerate(self.keys):
-            env[f"K{i}"] = key
-            setattr(m, f"K{i}", key)
+        for prefix, objs in (("K", self.keys), ("S", self.skeys), ("T", self.tps)):
+            for i, obj in enumerate(objs):
+                env[f"{prefix}{i}"] = obj
+                setattr(m, f"{prefix}{i}", obj)
         self.env = env
 
-    def _updater(self, index: int, state: str) -> Any:
-        name = f"u{index}:{state}"
-
+    def _updater(self, name: str, slot: int, state: str) -> Any:
         def updater(*args: Any, **kwargs: Any) -> Any:
             self.log.append(("call", name, rw.freeze(args), rw.freeze(kwargs)))
-            static_call_update(self.keys[index], self.values[state])
+            self.set_slot(slot, state)
             return 1
         updater.__qualname__ = name
         return updater
 
+    def _set_static_key(self, index: int, state: str) -> None:
+        (static_branch_enable if state == "on" else static_branch_disable)(self.skeys[index])
+
+    def _set_probes(self, index: int, state: str) -> None:
+        tp = self.tps[index]
+        want = {"none": [], "p0": ["p0"], "p1": ["p1"], "p0p1": ["p0", "p1"],
+                "p1p0": ["p1", "p0"], "p0raise": ["p0", "raise"], "flip": ["flip"]}[state]
+        probes = [self.probes[n] for n in want]
+        have = list(tracepoint_probes(tp))
+        if have == probes:
+            return
+        # one probe at a time, as a program would: the site sees each step
+        for p in have:
+            if p not in probes or have.index(p) != probes.index(p):
+                unregister_probe(tp, p)
+        for p in probes:
+            if p not in tracepoint_probes(tp):
+                register_probe(tp, p)
+        assert list(tracepoint_probes(tp)) == probes
+
+    def set_slot(self, slot: int, state: str) -> None:
+        nkeys, nskeys = len(self.keys), len(self.skeys)
+        if slot < nkeys:
+            static_call_update(self.keys[slot], self.values[state])
+        elif slot < nkeys + nskeys:
+            self._set_static_key(slot - nkeys, state)
+        else:
+            self._set_probes(slot - nkeys - nskeys, state)
+
     def set(self, states: tuple[str, ...]) -> None:
-        for key, state in zip(self.keys, states):
-            static_call_update(key, self.values[state])
+        for slot, state in enumerate(states):
+            self.set_slot(slot, state)
+
+    def sites(self, filename: str) -> list[Any]:
+        return [s for k in [*self.keys, *self.skeys, *self.tps] for s in static_call_sites(k)
+                if s.filename == filename]
 
     def run(self, func: Any, program: Program, states: tuple[str, ...]) -> tuple[Any, list[Any]]:
         self.set(states)
@@ -138,9 +219,9 @@ class World:
         def before_resume(n: int) -> None:
             update = program.resume_updates.get(n)
             if update is not None:
-                index, state = update
-                self.log.append(("update", index, state))
-                static_call_update(self.keys[index], self.values[state])
+                slot, state = update
+                self.log.append(("update", slot, state))
+                self.set_slot(slot, state)
 
         out = rw.outcome(lambda: rw.drive(func(*program.args), before_resume))
         return out, list(self.log)
@@ -162,20 +243,40 @@ def same(plain: tuple[str, Any], deco: tuple[str, Any]) -> None:
 @given(programs())
 def test_rewritten_function_behaves_as_the_original(program: Program) -> None:
     note(program.source)
-    world = World(program.nkeys)
+    dump = os.environ.get("STATICCALL_FUZZ_DUMP")
+    if dump:  # the program about to run, for a crash that takes the process down
+        with open(dump, "w", encoding="utf-8") as fh:
+            fh.write(repr(program) + "\n")
+    world = World(program.nkeys, program.nskeys, program.ntps)
     world.set(program.steps[0])
     filename = rw.register_source(program.source, "fuzz")
-    plain, deco = rw.twin(program.source, world.env, filename=filename)
-    f = plain["f"]
+    deco: dict[str, Any] = dict(world.env)
+    exec(compile(program.source, filename, "exec"), deco)
     g = static_calls(deco["f"])
-    sites = [s for k in world.keys for s in static_call_sites(k) if s.filename == filename]
+    sites = world.sites(filename)
+    # a tracepoint site left on the runtime path evaluates its arguments, as Python does
+    runtime = frozenset(s.lineno for s in sites if s.kind == "tracepoint" and s.reason)
+    reference = program.reference_for(runtime)
+    if reference != program.source:
+        note(reference)
+    plain: dict[str, Any] = dict(world.env)
+    # the same file name: line numbers are the same, the reference's lines differ only
+    # where a tracepoint statement is spelled out
+    exec(compile(reference, filename, "exec"), plain)
+    f = plain["f"]
     assert sites, "every program has at least one site"
-    # every generated site is rewritten (a call the compiler copies into both branches
-    # of a conditional argument included)
+    # every generated call site is rewritten (a call the compiler copies into both
+    # branches of a conditional argument included); a branch or tracepoint site may
+    # stay on the runtime path where the README says so (3.11's copy of a while test, a
+    # statement too long for one jump)
     for s in sites:
-        assert s.reason is None, s
+        assert s.kind in ("branch", "tracepoint") or s.reason is None, s
+        if s.reason is not None:
+            event(f"{s.kind} site on the runtime path: {s.reason}")
+    kinds = sorted({s.kind for s in sites})
     event(f"{len(sites)} sites rewritten")
     event(f"kind: {program.kind}")
+    event(f"site kinds: {kinds}")
     for states in program.steps:
         plain_out, plain_log = world.run(f, program, states)
         deco_out, deco_log = world.run(g, program, states)
@@ -183,9 +284,18 @@ def test_rewritten_function_behaves_as_the_original(program: Program) -> None:
         assert plain_log == deco_log
     # the table follows the last state
     world.set(program.steps[-1])
-    for key, state in zip(world.keys, program.steps[-1]):
-        expected = {"null": "null", "ret0": "ret0"}.get(state, "call")
-        for s in static_call_sites(key):
+    nkeys, nskeys = program.nkeys, program.nskeys
+    for slot, state in enumerate(program.steps[-1]):
+        if slot < nkeys:
+            obj = world.keys[slot]
+            expected = {"null": "null", "ret0": "ret0"}.get(state, "call")
+        elif slot < nkeys + nskeys:
+            obj = world.skeys[slot - nkeys]
+            expected = "enabled" if state == "on" else "disabled"
+        else:
+            obj = world.tps[slot - nkeys - nskeys]
+            expected = "disabled" if state == "none" else "enabled"
+        for s in static_call_sites(obj):
             if s.filename == filename and s.reason is None:
                 assert s.state == expected
 

@@ -389,6 +389,56 @@ def test_path_to_is_available_for_static_call_updates() -> None:
     assert tpm.path_to(key, tp) is None
 
 
+@pytest.mark.parametrize("via", ["key", "static_call", "static_call_cond", "partial",
+                                 "tracepoint"])
+def test_a_tracepoint_as_a_target_leading_back_to_the_key_is_refused(via: str) -> None:
+    import functools
+
+    tp = define_tracepoint(item, name="back")
+    key = define_static_call(item, name="back_key")
+    inner = define_tracepoint(item, name="inner")
+    register_probe(inner, key)
+    probe: Any = {"key": key, "static_call": static_call(key),
+                  "static_call_cond": static_call_cond(key),
+                  "partial": functools.partial(key), "tracepoint": inner}[via]
+    register_probe(tp, probe)
+    with pytest.raises(StaticCallError, match=r"'back_key'.*cycle: back_key -> "
+                                              r"tracepoint 'back' -> .*back_key"):
+        static_call_update(key, tp)
+    assert staticcall.static_call_query(key) is item
+    with pytest.raises(StaticCallError, match="cycle"):
+        staticcall.static_call_update_many({key: tp})
+    assert staticcall.static_call_query(key) is item
+
+
+def test_a_tracepoint_target_without_a_way_back_is_accepted() -> None:
+    tp = define_tracepoint(item, name="fine")
+    key = define_static_call(item, name="fine_key")
+    other = define_static_call(item, name="other_key")
+    register_probe(tp, other)
+    assert static_call_update(key, tp) is item
+    # and the other way round, once the key leads to the tracepoint: probe refused
+    with pytest.raises(StaticCallError, match="cycle"):
+        register_probe(tp, key)
+    # nor may a key the tracepoint calls come to lead back to the tracepoint
+    with pytest.raises(StaticCallError, match="cycle: other_key -> fine_key -> "
+                                              "tracepoint 'fine' -> other_key"):
+        static_call_update(other, key)
+    assert tracepoint_probes(tp) == (other,)
+
+
+def test_a_pending_target_in_an_update_of_several_keys_is_seen() -> None:
+    tp = define_tracepoint(item, name="pending_tp")
+    a = define_static_call(item, name="pending_a")
+    b = define_static_call(item, name="pending_b")
+    register_probe(tp, b)
+    # a -> tp -> b, and b -> a in the same update: a cycle
+    with pytest.raises(StaticCallError, match="cycle"):
+        staticcall.static_call_update_many({a: tp, b: a})
+    assert staticcall.static_call_query(a) is item
+    assert staticcall.static_call_query(b) is item
+
+
 # --------------------------------------------------------------------------------------
 # The hooks the rewriter sets
 # --------------------------------------------------------------------------------------
@@ -594,7 +644,53 @@ def test_cli_shows_recorded_sites(tp_mod: Any, capsys: pytest.CaptureFixture[str
     monkeypatch.setitem(tp_mod.ITEM_ADDED._tp_sites, 1, Rec())
     code, out, err = run_main(capsys, "tracepoints", "tracepoints_module")
     assert code == 0, err
-    assert "  site: app.py:12 in app.handle" in out.splitlines()
+    assert "  site: app.py:12 in app.handle (skipped whole, arguments included)" \
+        in out.splitlines()
+
+
+def test_cli_lists_the_sites_recorded_by_the_rewriter(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "_tp_cli_sites.py").write_text(
+        "import staticcall as sc\n"
+        "def seen(n: int) -> None: ...\n"
+        "SEEN = sc.define_tracepoint(seen)\n"
+        "@sc.static_calls\n"
+        "def handle(n):\n"
+        "    SEEN(n)\n"
+        "    SEEN(n + 1)\n"
+        "    return n\n"
+        "def probe(n: int) -> None: ...\n", encoding="utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run_main(capsys, "tracepoints", "_tp_cli_sites")
+    assert code == 0, err
+    lines = out.splitlines()
+    assert "placeholder" not in out and "no sites recorded" not in out
+    rewritten = staticcall._decorator.UNSUPPORTED is None
+    if rewritten:
+        assert "  site: _tp_cli_sites.py:6 in handle (skipped whole, arguments included)" \
+            in lines
+        assert "  site: _tp_cli_sites.py:7 in handle (skipped whole, arguments included)" \
+            in lines
+    else:
+        assert any(ln.startswith("  site: _tp_cli_sites.py:6 in handle [runtime path")
+                   for ln in lines), out
+    import _tp_cli_sites as mod
+
+    register_probe(mod.SEEN, mod.probe)
+    try:
+        code, out, err = run_main(capsys, "tracepoints", "--json", "_tp_cli_sites")
+        data = json.loads(out)["tracepoints"]
+        assert [d["name"] for d in data] == ["seen"]
+        assert data[0]["enabled"] is True
+        assert [s.split(" [")[0] for s in data[0]["sites"]] == [
+            "_tp_cli_sites.py:6 in handle", "_tp_cli_sites.py:7 in handle"]
+        code, out, err = run_main(capsys, "tracepoints", "_tp_cli_sites")
+        if rewritten:
+            assert "  site: _tp_cli_sites.py:6 in handle (calls its probes)" in out
+    finally:
+        unregister_probe(mod.SEEN, mod.probe)
 
 
 def test_cli_module_without_tracepoints_and_missing_module(
@@ -665,3 +761,112 @@ def test_a_failing_undo_keeps_the_first_error_and_notes_the_second(
         register_probe(tp, probe)
     assert any("undo refused" in note for note in getattr(info.value, "__notes__", []))
     assert tracepoint_probes(tp) == () and not tracepoint_enabled(tp)
+
+
+# --------------------------------------------------------------------------------------
+# Sites given up after layout (a jump too long for one operand byte) keep the runtime path
+# --------------------------------------------------------------------------------------
+
+def _long_body(n: int, indent: str) -> str:
+    return "".join(f"{indent}out.append(rec({i}))\n" for i in range(n))
+
+
+@pytest.mark.parametrize("n", [3, 120])
+def test_a_branch_site_too_long_to_patch_takes_the_runtime_path(n: int) -> None:
+    key = staticcall.define_static_key_false(name="long_branch")
+    src = ("def f():\n    out = []\n"
+           "    if static_branch_unlikely(KEY):\n" + _long_body(n, "        ")
+           + "    else:\n        out.append('off')\n"
+           "    if static_branch_likely(KEY):\n        out.append('likely')\n"
+           "    return out\n")
+    env = {"KEY": key, "static_branch_unlikely": static_branch_unlikely,
+           "static_branch_likely": staticcall.static_branch_likely, "rec": lambda i: i}
+    plain, deco = dict(env), dict(env)
+    exec(compile(src, "<long branch>", "exec"), plain)
+    exec(compile(src, "<long branch>", "exec"), deco)
+    f = staticcall.static_calls(deco["f"])
+    sites = staticcall.static_call_sites(key)
+    if n > 100 and staticcall._decorator.UNSUPPORTED is None:
+        assert [s.reason for s in sites][0] == "its branch is too long to patch"
+        assert sites[1].reason is None  # the other site is still rewritten
+    for state in (True, False, True):
+        (staticcall.static_branch_enable if state else staticcall.static_branch_disable)(key)
+        assert f() == plain["f"](), state
+
+
+@pytest.mark.parametrize("n", [2, 150])
+def test_a_tracepoint_statement_too_long_to_skip_takes_the_runtime_path(n: int) -> None:
+    tp = define_tracepoint(None, name="long_tp")
+    args = ", ".join(f"rec({i})" for i in range(n))
+    src = (f"def f():\n    out = []\n    TP({args})\n    TP(rec(-1))\n    return out\n")
+    seen: list[Any] = []
+    env = {"TP": tp, "rec": lambda i: seen.append(i) or i}
+    deco: dict[str, Any] = dict(env)
+    exec(compile(src, "<long tp>", "exec"), deco)
+    f = staticcall.static_calls(deco["f"])
+    sites = staticcall.static_call_sites(tp)
+    if n > 100 and staticcall._decorator.UNSUPPORTED is None:
+        assert sites[0].reason == "its statement is too long to skip"
+        assert sites[1].reason is None
+    calls: list[Any] = []
+
+    def probe(*args: Any) -> None:
+        calls.append(len(args))
+
+    f()
+    assert calls == []
+    assert seen == (list(range(n)) if sites[0].reason is not None else [])
+    seen.clear()
+    register_probe(tp, probe)
+    try:
+        f()
+        assert calls == [n, 1]
+        assert seen == [*range(n), -1]
+    finally:
+        unregister_probe(tp, probe)
+
+
+def test_a_probe_change_made_by_the_arguments_is_seen_by_the_site() -> None:
+    tp = define_tracepoint(None, name="changed_in_args")
+    log: list[Any] = []
+
+    def first(v: Any) -> None:
+        log.append(("first", v))
+
+    def second(v: Any) -> None:
+        log.append(("second", v))
+
+    def change(v: Any) -> Any:
+        unregister_probe(tp, first)
+        register_probe(tp, second)
+        return v
+
+    def resume(v: Any) -> Any:
+        return v
+
+    src = ("def f(v):\n    TP(change(v))\n"
+           "def g(v):\n    TP((yield v))\n")
+    deco: dict[str, Any] = {"TP": tp, "change": change}
+    exec(compile(src, "<changed in args>", "exec"), deco)
+    f = staticcall.static_calls(deco["f"])
+    g = staticcall.static_calls(deco["g"])
+    register_probe(tp, first)
+    f(1)
+    assert log == [("second", 1)]
+    log.clear()
+    unregister_probe(tp, second)
+    register_probe(tp, first)
+    it = g(2)
+    assert next(it) == 2
+    unregister_probe(tp, first)
+    register_probe(tp, second)
+    with pytest.raises(StopIteration):
+        it.send(3)
+    assert log == [("second", 3)]
+    log.clear()
+    it = g(4)
+    next(it)
+    unregister_probe(tp, second)  # no probe left: the call still runs, and calls nothing
+    with pytest.raises(StopIteration):
+        it.send(5)
+    assert log == []

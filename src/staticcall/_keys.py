@@ -497,6 +497,11 @@ def _next_hops(obj: Any, resolve: bool = True) -> tuple[str, list[Any]]:
             raise StaticCallError(f"{exc} (the handle is a target, and must resolve to "
                                   f"be checked for cycles)") from None
         return f"handle {obj.name!r}", [resolved]
+    # forwarders that say what they call (tracepoints: their probes; a tracepoint is a
+    # partial whose ``func`` is itself, so this comes first)
+    follow = getattr(kind, "_sc_forwards_to", None)
+    if follow is not None:
+        return f"{getattr(kind, '_kind', kind.__name__)} {obj.name!r}", list(follow(obj))
     if issubclass(kind, functools.partial):
         return "partial", [obj.func]
     if issubclass(kind, (types.MethodType, staticmethod, classmethod)):
@@ -507,10 +512,6 @@ def _next_hops(obj: Any, resolve: bool = True) -> tuple[str, list[Any]]:
     call = next((vars(c)["__call__"] for c in kind.__mro__ if "__call__" in vars(c)), None)
     if issubclass(type(call), (StaticCall, StaticCallHandle, functools.partial)):
         return f"{kind.__name__}()", [call]
-    # future forwarders (tracepoints) say what they call
-    follow = getattr(type(obj), "_sc_forwards_to", None)
-    if follow is not None:
-        return str(getattr(obj, "name", type(obj).__name__)), list(follow(obj))
     return "", []
 
 

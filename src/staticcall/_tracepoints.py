@@ -238,6 +238,10 @@ class Tracepoint(PartialOf[F], Named):
     __copy__ = Named.__copy__
     __deepcopy__ = Named.__deepcopy__
 
+    def _sc_forwards_to(self) -> tuple[Any, ...]:
+        """What calling the tracepoint calls: its probes (for the keys' cycle check)."""
+        return self._tp_probes
+
     @property
     def prototype(self) -> inspect.Signature | None:
         """The prototype's signature, or ``None`` (no check)."""

@@ -87,22 +87,31 @@ def rewrite(code: types.CodeType, globals_: dict[str, Any], resolve: Resolver,
     for s in sites:
         if s.reason is None and s.kind != "branch":
             s.reason = reject(items, s)
-    good = [s for s in sites if s.reason is None]
-    if not good:
-        return Rewritten(bc.to_code() if changed else code, sites)
-    edits, ctx = Edits(items), Context.of(code, items)
-    for s in good:
-        emit_site(edits, s, ctx)
-    final = edits.apply()
-    ordinals = {id(x): n for n, x in enumerate(x for x in final if isinstance(x, Instr))}
-    bc.clear()
-    bc.extend(final)
-    new_code = bc.to_code()
-    # The assembler's stack-depth analysis follows the switches as assembled, so it never
-    # enters what they jump over: a drop block, or a whole skipped statement. Every path of
-    # the rewritten code stays within the original's depth plus one (T loaded again above
-    # the arguments, or a value parked while dropping a NULL), so that is the bound.
-    new_code = new_code.replace(co_stacksize=max(new_code.co_stacksize,
-                                                 code.co_stacksize + STACK_EXTRA))
-    locate(new_code, good, ordinals)
-    return Rewritten(new_code, sites)
+    while True:
+        good = [s for s in sites if s.reason is None]
+        if not good:
+            bc.clear()
+            bc.extend(items)
+            return Rewritten(bc.to_code() if changed else code, sites)
+        edits, ctx = Edits(items), Context.of(code, items)
+        for s in good:
+            emit_site(edits, s, ctx)
+        final = edits.apply()
+        ordinals = {id(x): n for n, x in enumerate(x for x in final if isinstance(x, Instr))}
+        bc.clear()
+        bc.extend(final)
+        new_code = bc.to_code()
+        # The assembler's stack-depth analysis follows the switches as assembled, so it
+        # never enters what they jump over: a drop block, or a whole skipped statement.
+        # Every path of the rewritten code stays within the original's depth plus one (T
+        # loaded again above the arguments, or a value parked while dropping a NULL), so
+        # that is the bound.
+        new_code = new_code.replace(co_stacksize=max(new_code.co_stacksize,
+                                                     code.co_stacksize + STACK_EXTRA))
+        locate(new_code, good, ordinals)
+        if all(s.reason is None for s in good):
+            return Rewritten(new_code, sites)
+        # A site given up while locating (a switch that needs more than one operand
+        # byte) is still laid out in this code, fixed in the direction it was assembled
+        # in: lay the code out again without it, so that it keeps its original
+        # instructions (the runtime path). Each round gives up at least one site.

@@ -2,9 +2,11 @@
 
 Three layouts, chosen per site (stack grows to the right; NULL order per version)::
 
-    Skip     JUMP_FORWARD done; T NULL <args> CALL; POP_TOP; done:
-             a statement whose arguments are only constants and bound locals: with no
-             call the one jump skips it all. Operand 0 runs the call.
+    Skip     JUMP_FORWARD done; T NULL <args> [T again] CALL; POP_TOP; done:
+             a statement whose arguments are only constants and bound locals, or a
+             tracepoint's statement (whatever its arguments): with no call the one jump
+             skips it all. Operand 0 runs the call. A tracepoint whose arguments run
+             code loads T again before the call, as General does.
     Pure     JUMP_FORWARD call; V; JUMP_FORWARD done; call: T NULL <args> CALL; done:
              a value whose arguments are plain: with no call the value is V.
     General  T NULL <args> JUMP_FORWARD call; <drop>; V; JUMP_FORWARD done;
@@ -133,12 +135,30 @@ class Layout:
 
 class Skip(Layout):
     def emit(self, edits: Edits, site: FoundSite, load: list[Any], ctx: Context) -> None:
+        items = edits.items
         call_index = site.call_indices[0]
         done = Label()
         site.value = None
         loc = load[0].location
         edits.replace[site.start] = (site.end, [Instr("JUMP_FORWARD", done, location=loc)] + load)
-        edits.land(call_index + 2, done, edits.items[call_index].location)
+        start = call_group_start(items, call_index)
+        if site.kind == "tracepoint" and start is not None and runs_code(items, site, start):
+            # a tracepoint's arguments may change its probes (or a generator may be
+            # suspended in them): call the probes of the moment, as General does
+            reload_target(edits, site, items[call_index], start)
+        edits.land(call_index + 2, done, items[call_index].location)
+
+
+def reload_target(edits: Edits, site: FoundSite, call: Instr, start: int) -> None:
+    """Before the call group at ``start``, replace the callable loaded before the
+    arguments by T as it is now."""
+    assert site.target is not None
+    cloc = call.location
+    pops = op.call_pops(call) or 0
+    above = pops - op.CALLABLE_INDEX - 1 - (call.name == op.CALL_KW)
+    block = load_target(site.target, cloc)
+    block += [Instr("SWAP", above + 2, location=cloc), Instr("POP_TOP", location=cloc)]
+    edits.before(start, block)
 
 
 class Pure(Layout):
@@ -170,15 +190,9 @@ class General(Layout):
             block += drop_block(call, kw_null, ctx.spare, cloc)
             block += [Instr("LOAD_CONST", site.value, location=cloc),
                       Instr("JUMP_FORWARD", done, location=cloc), call_label]
-            if runs_code(items, site, start):
-                # replace the callable loaded before the arguments by T as it is now
-                assert site.target is not None
-                pops = op.call_pops(call) or 0
-                above = pops - op.CALLABLE_INDEX - 1 - (call.name == op.CALL_KW)
-                block += load_target(site.target, cloc)
-                block += [Instr("SWAP", above + 2, location=cloc),
-                          Instr("POP_TOP", location=cloc)]
             edits.before(start, block)
+            if runs_code(items, site, start):
+                reload_target(edits, site, call, start)
             edits.land(call_index + 1, done, cloc)
 
 

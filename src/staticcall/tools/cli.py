@@ -30,7 +30,16 @@ def _parser() -> argparse.ArgumentParser:
         "sites", help="import modules and print their static call sites",
         description="Import each MODULE and print the site table entries of the functions "
                     "defined in it (for a package: in it and in its submodules that are "
-                    "imported by then). The current directory is on the module search path.")
+                    "imported by then). The current directory is on the module search path.",
+        epilog="Columns: key (the key, tracepoint or static key the site names); function "
+               "and where (file:line) of the site; cond: a static_call_cond(K)(...) site; "
+               "tail: the site's value is returned at once (return K(x)); state: what the "
+               "site executes now (call sites: call, null, ret0, or trampoline for the "
+               "runtime path; branch and tracepoint sites: enabled or disabled); kind: "
+               "call (a call through a key), branch (if static_branch_unlikely(K): and the "
+               "like, one patched jump) or tracepoint (a tracepoint statement, skipped whole, "
+               "arguments included, while no probe is attached); reason: why a site stays "
+               "on the runtime path. JSON has the same fields.")
     s.add_argument("modules", nargs="+", metavar="MODULE", help="a module name (pkg.mod)")
     s.add_argument("--json", action="store_true", help="print the table as JSON")
 
@@ -132,6 +141,7 @@ def site_dict(site: Any) -> dict[str, Any]:
         "cond": site.cond,
         "tail": site.tail,
         "state": site.state,
+        "kind": getattr(site, "kind", "call"),
         "reason": site.reason,
     }
 
@@ -164,10 +174,12 @@ def cmd_sites(args: argparse.Namespace, out: TextIO) -> int:
     for s in sites:
         d = site_dict(s)
         reason = d["reason"] or ("" if d["state"] != "trampoline" else "runtime path")
+        # a tracepoint's site is recorded as cond (its value is None): not shown as such
+        cond = d["cond"] and d["kind"] == "call"
         rows.append([d["key"], d["function"], f"{_display_path(d['filename'])}:{d['lineno']}",
-                     "cond" if d["cond"] else "-", "tail" if d["tail"] else "-", d["state"],
-                     reason])
-    headers = ["key", "function", "where", "cond", "tail", "state", "reason"]
+                     "cond" if cond else "-", "tail" if d["tail"] else "-", d["state"],
+                     d["kind"], reason])
+    headers = ["key", "function", "where", "cond", "tail", "state", "kind", "reason"]
     if not any(r[-1] for r in rows):
         headers = headers[:-1]
         rows = [r[:-1] for r in rows]
@@ -233,12 +245,19 @@ def _callable_name(obj: Any) -> str:
 
 
 def _site_text(rec: Any) -> str:
-    where = getattr(rec, "where", None)
-    if where is None and hasattr(rec, "filename") and hasattr(rec, "lineno"):
-        where = f"{_display_path(rec.filename)}:{rec.lineno}"
+    """``file:line in function`` of a tracepoint's site record, with what it does now
+    (``[runtime path: why]`` for a site that is not rewritten)."""
+    if isinstance(getattr(rec, "filename", None), str) and hasattr(rec, "lineno"):
+        where: Any = f"{_display_path(rec.filename)}:{rec.lineno}"
+    else:
+        where = getattr(rec, "where", None)
     function = getattr(rec, "function", None)
     text = str(where if where is not None else rec)
-    return f"{text} in {function}" if function else text
+    text = f"{text} in {function}" if function else text
+    reason = getattr(rec, "reason", None)
+    if reason:
+        text += f" [runtime path: {reason}]"
+    return text
 
 
 class _Raw:
@@ -270,7 +289,9 @@ def tracepoint_dict(tp: Any) -> dict[str, Any]:
         "prototype": None if proto is None else _show_signature(proto),
         "enabled": bool(tp._tp_key.enabled),
         "probes": [_callable_name(p) for p in tp.probes],
-        "sites": [_site_text(rec) for rec in list(tp._tp_sites.values())],
+        "sites": [_site_text(rec) for rec in sorted(
+            list(tp._tp_sites.values()),
+            key=lambda r: (str(getattr(r, "filename", "")), getattr(r, "lineno", 0)))],
     }
 
 
@@ -308,8 +329,10 @@ def cmd_tracepoints(args: argparse.Namespace, out: TextIO) -> int:
         for i, probe in enumerate(d["probes"], 1):
             out.write(f"  probe {i}: {probe}\n")
         if d["sites"]:
+            doing = "calls its probes" if n else "skipped whole, arguments included"
             for site in d["sites"]:
-                out.write(f"  site: {site}\n")
+                what = "" if "[runtime path" in site else f" ({doing})"
+                out.write(f"  site: {site}{what}\n")
         else:
             out.write("  no sites recorded (calls take the runtime path)\n")
     enabled = sum(1 for tp in tps if tp._tp_key.enabled)

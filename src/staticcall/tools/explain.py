@@ -10,7 +10,10 @@ the text shows its current code only.
 In rewritten code each site is marked at its target constant ``T``, its shape switch
 (the ``JUMP_FORWARD`` whose operand selects "call" or "no call", read live from the
 code's instruction array, since ``co_code`` may be a cached copy) and its no-call value
-``V``.
+``V``. A static key's branch site has only its switch, marked with the direction it
+selects now ("branch: enabled" or "branch: disabled"); a tracepoint's site has its
+switch ("tracepoint: probes called" or "tracepoint: skipped, arguments included") and
+``T``, what the site calls while a probe is attached.
 """
 
 from __future__ import annotations
@@ -175,12 +178,19 @@ def _before_marks(code: types.CodeType, globals_: dict[str, Any],
         number = numbers.get((qualname, s.lineno, nth))
         tag = f"[{number}]" if number is not None else "[site]"
         name = getattr(s.ref, "name", None) or getattr(s.ref, "__name__", "?")
+        kind = getattr(s, "kind", "call")
         first = True
         for k in range(s.start, s.end):
             if k in ordinal:
-                form = "static_call_cond" if s.cond else "static_call"
+                if kind == "branch":
+                    what = f"the test: branch on static key {name!r}"
+                elif kind == "tracepoint":
+                    what = f"the callable: tracepoint {name!r}"
+                else:
+                    form = "static_call_cond" if s.cond else "static_call"
+                    what = f"the callable: {form} of key {name!r}"
                 marks.setdefault(instrs[ordinal[k]].offset, []).append(
-                    f"{tag} the callable: {form} of key {name!r}" if first else f"{tag} ...")
+                    f"{tag} {what}" if first else f"{tag} ...")
                 first = False
         call_index = s.call_indices[0] if s.call_indices else -1
         if call_index in ordinal:
@@ -197,6 +207,10 @@ def _switch_states(rec: Any, code: types.CodeType) -> list[tuple[int, str]]:
     """``(offset, description)`` of each of the site's shape switches in ``code``."""
     from .. import _patch
 
+    kind = getattr(rec, "kind", "call")
+    names = {"branch": ("branch", "enabled", "disabled"),
+             "tracepoint": ("tracepoint", "probes called", "skipped, arguments included")}
+    label, when_on, when_off = names.get(kind, ("switch", "call", "no call"))
     out = []
     for address, on, off in getattr(rec, "switches", None) or ():
         try:
@@ -205,12 +219,12 @@ def _switch_states(rec: Any, code: types.CodeType) -> list[tuple[int, str]]:
         except Exception:
             continue
         if live == on:
-            shape = "call"
+            shape = when_on
         elif live == off:
-            shape = "no call"
+            shape = when_off
         else:
             shape = f"operand {live}"
-        out.append((offset, f"switch: {shape} (live operand {live})"))
+        out.append((offset, f"{label}: {shape} (live operand {live})"))
     return out
 
 
@@ -226,15 +240,19 @@ def _after_marks(code: types.CodeType, records: list[Any],
     for rec in mine:
         tag = f"[{numbers[id(rec)]}]"
         indices = getattr(rec, "indices", None) or ()
-        roles = ["T: target", "V: value when no call"]
+        tracepoint = getattr(rec, "kind", "call") == "tracepoint"
+        roles = (["T: called while a probe is attached"] if tracepoint
+                 else ["T: target", "V: value when no call"])
         for role, index in zip(roles, indices):
             for ins in instrs:
                 if ins.opname == "LOAD_CONST" and ins.arg == index:
                     value = rec.consts[index] if rec.consts is not None else None
                     if isinstance(value, Holder):
                         value = value.target  # T read from the site's holder
-                    marks.setdefault(ins.offset, []).append(
-                        f"{tag} {role} = {_describe(value)}")
+                    shown = _describe(value)
+                    if tracepoint and value is rec.key:
+                        shown += " (no probe attached)"
+                    marks.setdefault(ins.offset, []).append(f"{tag} {role} = {shown}")
         for offset, text in _switch_states(rec, code):
             marks.setdefault(offset, []).append(f"{tag} {text}")
     return marks
@@ -245,9 +263,14 @@ def _site_lines(records: list[Any], numbers: dict[int, int]) -> list[str]:
     for rec in records:
         site = rec.snapshot()
         key = getattr(site.key, "name", None) or repr(site.key)
-        form = "static_call_cond" if site.cond else "static_call"
-        bits = [f"[{numbers[id(rec)]}] line {site.lineno} in {site.function}: {form} of key "
-                f"{key!r}", f"state {site.state}"]
+        if site.kind == "branch":
+            what = f"branch on static key {key!r}"
+        elif site.kind == "tracepoint":
+            what = f"tracepoint {key!r}"
+        else:
+            what = f"{'static_call_cond' if site.cond else 'static_call'} of key {key!r}"
+        bits = [f"[{numbers[id(rec)]}] line {site.lineno} in {site.function}: {what}",
+                f"state {site.state}"]
         if site.tail:
             bits.append("tail")
         if site.reason:

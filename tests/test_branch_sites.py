@@ -316,3 +316,19 @@ def test_the_decorator_accepts_a_function_with_only_branch_sites() -> None:
         return 1 if static_branch_unlikely(key) else 2
 
     assert f() == 2
+
+
+@pytest.mark.parametrize("body", [
+    "TP(x := g())\n    return x",
+    "TP([y := v for v in g2()])\n    return y",
+    "TP(x := g())\n    del x\n    return 5",
+])
+def test_a_tracepoint_whose_arguments_bind_a_variable_is_left_as_written(body: str) -> None:
+    # skipping the arguments would leave the variable unbound, and code after them may
+    # load it without a check (3.12+): such a site stays on the runtime path
+    tp = define_tracepoint(item, name="tp_walrus")
+    ns = build(f"@static_calls\ndef f(g, g2):\n    {body}\n", TP=tp)
+    assert ns["f"](lambda: 5, lambda: [5]) == 5
+    (site,) = static_call_sites(tp)
+    if LIVE:
+        assert site.reason is not None and "assign" in site.reason

@@ -17,7 +17,7 @@ from ._factory import make_function
 from ._keys import UPDATE_LOCK, StaticCall
 from ._patch import Holder
 from ._rewrite import FoundSite, UnboundName, find_sites, read, rewrite
-from ._sites import Patcher, SiteRecord, register
+from ._sites import SiteRecord, register
 from ._static_keys import StaticKey, static_branch_likely, static_branch_unlikely
 from ._tracepoints import Tracepoint
 
@@ -143,17 +143,9 @@ def _records(work: _Work, strict: bool) -> list[SiteRecord]:
             s = bad[0]
             raise StaticCallError(f"static call site {s.filename}:{s.lineno} in {s.qualname} "
                                   f"stays on the runtime path: {s.reason}")
-    records: list[SiteRecord] = []
-    with UPDATE_LOCK:
-        patcher = Patcher()
-        for site, key in work.found:
-            if key is None:
-                key = _unbound_key(site)
-            rec = SiteRecord(site, key)
-            if rec.code is not None:
-                patcher.lay_out(rec)
-            records.append(rec)
-    return records
+    # laid out for their keys' state when they are registered, under the update lock
+    return [SiteRecord(site, key if key is not None else _unbound_key(site))
+            for site, key in work.found]
 
 
 def _unbound_key(site: FoundSite) -> Any:

@@ -99,6 +99,12 @@ ATOMIC_LOADS = frozenset({
     "LOAD_FAST_BORROW_LOAD_FAST_BORROW", "LOAD_CONST", "LOAD_SMALL_INT", "LOAD_DEREF",
     "LOAD_GLOBAL", "PUSH_NULL", "NOP", "BUILD_TUPLE", "KW_NAMES",
 })
+#: Instructions that bind or unbind a local or cell variable, or hand a cell to nested
+#: code that may (a comprehension with ``:=`` is a nested function up to 3.11).
+LOCAL_STORES = frozenset({
+    "STORE_FAST", "STORE_FAST_LOAD_FAST", "STORE_FAST_STORE_FAST", "STORE_FAST_MAYBE_NULL",
+    "DELETE_FAST", "STORE_DEREF", "DELETE_DEREF", "LOAD_CLOSURE",
+})
 #: How a drop block takes a local's value off it to park it (3.12+ clears the local).
 PARK_LOCAL = "LOAD_FAST" if LOAD_FAST_CHECKS_BINDING else "LOAD_FAST_AND_CLEAR"
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable
 
 from . import _patch
-from ._keys import make_null_raiser, static_call_return0
+from ._keys import UPDATE_LOCK, make_null_raiser, static_call_return0
 
 if TYPE_CHECKING:
     from ._rewrite import FoundSite
@@ -143,7 +143,13 @@ class SiteRecord:
             return True, self.null_raiser
         if target is static_call_return0:
             return False, 0
-        return True, target if self.holder is not None else _patch.as_constant(target)
+        return True, self.t_value(target)
+
+    def t_value(self, target: Any) -> Any:
+        """What T holds to call ``target``: itself in a holder, or a constant (on
+        interpreters that specialise LOAD_CONST by immortality, a mortal stand-in for an
+        immortal target)."""
+        return target if self.holder is not None else _patch.as_constant(target)
 
 
 def state_for(target: Any) -> str:
@@ -197,18 +203,26 @@ class _OwnerRef(weakref.ref):  # type: ignore[type-arg]
 def register(func: Callable[..., Any], records: list[SiteRecord]) -> None:
     """Add ``func``'s records to the table. A live site leaves it when its code object
     is collected (with the function, or with the last closure made from nested code);
-    a site on the runtime path when ``func`` is collected."""
+    a site on the runtime path when ``func`` is collected.
+
+    Each live site is laid out for what its key selects now, and joins its key's list,
+    under the update lock: no update falls in between."""
     owners: dict[int, tuple[Any, list[SiteRecord]]] = {}
     for rec in records:
         owner = rec.code if rec.code is not None else func
         owners.setdefault(id(owner), (owner, []))[1].append(rec)
-    for owner, owned in owners.values():
-        BY_FUNCTION[_OwnerRef(owner, _forget)] = owned
-    for rec in records:
-        # an unresolved declaration has no key to hold its sites: the table still lists them
-        sites = sites_of(rec.key)
-        if sites is not None:
-            sites[id(rec)] = rec
+    with UPDATE_LOCK:
+        patcher = Patcher()
+        for rec in records:
+            if rec.code is not None:
+                patcher.lay_out(rec)
+        for owner, owned in owners.values():
+            BY_FUNCTION[_OwnerRef(owner, _forget)] = owned
+        for rec in records:
+            # an unresolved declaration has no key to hold its sites: the table lists them
+            sites = sites_of(rec.key)
+            if sites is not None:
+                sites[id(rec)] = rec
 
 
 def static_call_sites(key: Any = None) -> list[Site]:
@@ -325,8 +339,7 @@ class Patcher:
         if code is None or rec.indices is None:
             return
         self.codes.append(code)
-        value = target if rec.holder is not None else _patch.as_constant(target)
-        if self.write(rec, rec.indices[0], value):
+        if self.write(rec, rec.indices[0], rec.t_value(target)):
             self.stale.append(code)
 
     def lay_out(self, rec: SiteRecord) -> None:
@@ -342,13 +355,15 @@ class Patcher:
             self.retarget(rec, key._sc_target)
 
     def rollback(self) -> None:
-        for consts, index, old, cell, hashed in reversed(self.const_undo):
-            _patch.set_const(consts, index, old, cell, hashed)
-        for holder, target in reversed(self.holder_undo):
-            holder.target = target
+        # Switches first: updates write a shape's values before its switch, so undoing in
+        # the opposite order keeps every state a concurrent frame can see a correct one.
         for rec, cell, operand in reversed(self.operand_undo):
             _patch.write_operand(cell, operand)
             rec.on = None  # read the switch again next time
+        for holder, target in reversed(self.holder_undo):
+            holder.target = target
+        for consts, index, old, cell, hashed in reversed(self.const_undo):
+            _patch.set_const(consts, index, old, cell, hashed)
         self.const_undo.clear()
         self.holder_undo.clear()
         self.operand_undo.clear()

@@ -59,35 +59,12 @@ def _check_target(key: StaticCall[Any], func: Any,
     return sig
 
 
-def _apply(changes: list[tuple[StaticCall[Any], Any]], sigs: dict[int, Any] | None = None) -> None:
-    """Retarget every site of every key, then the keys; all or nothing.
-
-    What the sites and keys gave up is released when this returns (the patcher keeps
-    it until then): a frame still using a replaced target holds its own reference."""
-    patcher = Patcher()
-    try:
-        for key, target in changes:
-            for rec in list(key._sc_sites.values()):
-                try:
-                    if _before_site_patch is not None:
-                        _before_site_patch(rec)
-                    patcher.retarget(rec, target)
-                except StaticCallError:
-                    raise
-                except Exception as exc:
-                    raise StaticCallError(f"static call {key.name!r}: site {rec.where} in "
-                                          f"{rec.function} could not be retargeted: {exc}") from exc
-    except BaseException:
-        patcher.rollback()
-        _patch.invalidate_traces(patcher.stale)
-        raise
-    for key, target in changes:
-        patcher.keep.append(key._sc_set_runtime(target, (sigs or {}).get(id(key), UNSET)))
-    _patch.invalidate_traces(patcher.stale)
-
-
-def _patch_all(records: list[Any], step: Callable[[Patcher, Any], None]) -> None:
-    """Apply ``step`` to every record, all or nothing, then drop stale traces."""
+def _patch_all(records: list[Any], step: Callable[[Patcher, Any], None],
+               then: Callable[[Patcher], None] | None = None) -> None:
+    """Apply ``step`` to every record, all or nothing; then ``then`` (which must not
+    fail), and drop stale traces. What the writes replaced is released when this
+    returns (the patcher keeps it until then): a frame still using a replaced target
+    holds its own reference."""
     patcher = Patcher()
     try:
         for rec in records:
@@ -96,7 +73,32 @@ def _patch_all(records: list[Any], step: Callable[[Patcher, Any], None]) -> None
         patcher.rollback()
         _patch.invalidate_traces(patcher.stale)
         raise
+    if then is not None:
+        then(patcher)
     _patch.invalidate_traces(patcher.stale)
+
+
+def _apply(changes: list[tuple[StaticCall[Any], Any]], sigs: dict[int, Any] | None = None) -> None:
+    """Retarget every site of every key, then the keys; all or nothing."""
+    targets = {id(key): target for key, target in changes}
+
+    def retarget(patcher: Patcher, rec: Any) -> None:
+        try:
+            if _before_site_patch is not None:
+                _before_site_patch(rec)
+            patcher.retarget(rec, targets[id(rec.key)])
+        except StaticCallError:
+            raise
+        except Exception as exc:
+            raise StaticCallError(f"static call {rec.key.name!r}: site {rec.where} in "
+                                  f"{rec.function} could not be retargeted: {exc}") from exc
+
+    def set_runtime(patcher: Patcher) -> None:
+        for key, target in changes:
+            patcher.keep.append(key._sc_set_runtime(target, (sigs or {}).get(id(key), UNSET)))
+
+    _patch_all([rec for key, _ in changes for rec in list(key._sc_sites.values())], retarget,
+               set_runtime)
 
 
 def _state_changed(key: StaticKey, enabled: bool) -> None:

@@ -323,6 +323,12 @@ def reject(items: list[Any], site: FoundSite) -> str | None:
     if site.kind == "tracepoint" and (len(site.call_indices) > 1
                                       or not _statement(items, site.call_indices[0])):
         return "its value is used: a tracepoint site is a statement"
+    if site.kind == "tracepoint":
+        # skipped arguments must not bind a local: code after them may load it unchecked
+        start = call_group_start(items, site.call_indices[0]) or site.end
+        if any(isinstance(x, Instr) and x.name in op.LOCAL_STORES
+               for x in items[site.end:start]):
+            return "its arguments assign a variable, which skipping them would leave unbound"
     return None
 
 

@@ -64,6 +64,18 @@ def find_sites(items: list[Any], code: types.CodeType, globals_: dict[str, Any],
     return sites
 
 
+def _same_fate_per_line(sites: list[FoundSite]) -> None:
+    """The compiler copies a ``finally`` body (normal and exceptional paths): a
+    tracepoint statement on one line must skip its arguments on every path or on none,
+    so when one copy stays on the runtime path, every copy on that line does."""
+    refused = {(s.lineno, id(s.ref)): s.reason for s in sites
+               if s.kind == "tracepoint" and s.reason is not None}
+    for s in sites:
+        why = refused.get((s.lineno, id(s.ref)))
+        if s.kind == "tracepoint" and s.reason is None and why is not None:
+            s.give_up(f"another copy of this statement stays on the runtime path ({why})")
+
+
 def _rewrite_nested(items: list[Any], nested: Callable[[types.CodeType], types.CodeType]) -> bool:
     """Rewrite the code objects ``items`` load (functions, lambdas, comprehensions);
     whether any changed."""
@@ -88,6 +100,7 @@ def rewrite(code: types.CodeType, globals_: dict[str, Any], resolve: Resolver,
         if s.reason is None and s.kind != "branch":
             s.reason = reject(items, s)
     while True:
+        _same_fate_per_line(sites)
         good = [s for s in sites if s.reason is None]
         if not good:
             bc.clear()

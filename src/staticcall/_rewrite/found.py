@@ -100,3 +100,4 @@ class FoundSite:
         self.target = self.value = None
         self.switches = []
         self.marks = []
+        self.code = self.indices = None

@@ -1,8 +1,9 @@
 """staticcall: the Linux kernel's static calls for CPython.
 
-A *key* names a replaceable call target. Functions decorated with :func:`static_calls`
-have their call sites of keys rewritten to call the current target directly (or not
-at all, for NULL and RET0 targets); :func:`static_call_update` retargets every site.
+A *key* names a replaceable call target. The functions of packages named to
+:func:`install` (or decorated with :func:`static_calls`) have their call sites of keys
+rewritten to call the current target directly (or not at all, for NULL and RET0
+targets); :func:`static_call_update` retargets every site.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from ._errors import (
     StaticCallWarning,
 )
 from ._exports import StaticCallHandle, declare_static_call, export_static_call
+from ._install import install, uninstall
 from ._keys import (
     StaticCall,
     define_static_call,
@@ -99,6 +101,7 @@ __all__ = [
     "define_static_call_ret0",
     "explain",
     "export_static_call",
+    "install",
     "static_call",
     "static_call_cond",
     "static_call_override",
@@ -108,6 +111,7 @@ __all__ = [
     "static_call_update",
     "static_call_update_many",
     "static_calls",
+    "uninstall",
     "DECLARE_STATIC_CALL",
     "DEFINE_STATIC_CALL",
     "DEFINE_STATIC_CALL_NULL",

@@ -27,7 +27,9 @@ from package_helpers import CALLS, forget, make_package, run_coro
 from staticcall import (
     _install,
     _opcodes,
+    _packages,
     _recode,
+    _trigger,
     define_static_call,
     register_probe,
     static_branch_enable,
@@ -39,6 +41,7 @@ from staticcall.__main__ import main
 
 needs_rewriting = pytest.mark.skipif(not LIVE, reason="sites are not rewritten here")
 TIMEOUT = 120
+_ARM = _trigger.arm
 _serial = itertools.count()
 
 
@@ -46,9 +49,16 @@ def negate(x: Any) -> Any:
     return -x
 
 
-@pytest.fixture
-def pkg(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """A fresh package's name, importable; uninstalled and forgotten afterwards."""
+WAYS = ["first-call event", "stubs"] if _opcodes.HAS_MONITORING else ["stubs"]
+
+
+@pytest.fixture(params=WAYS)
+def pkg(request: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A fresh package's name, importable; uninstalled and forgotten afterwards. Each
+    test runs with each way of catching first calls: a sys.monitoring event (3.12+) and
+    first-call stubs in staged code (3.11, or no tool id free)."""
+    if request.param == "stubs":
+        monkeypatch.setattr(_trigger, "arm", lambda codes, then: False)
     name = f"sc_pkg_{os.getpid()}_{next(_serial)}"
     make_package(tmp_path, name)
     monkeypatch.syspath_prepend(str(tmp_path))
@@ -176,12 +186,19 @@ def test_a_module_imported_already_is_processed_at_once(pkg: str) -> None:
     through_code = app.through_module.__code__
     assert sites_in(app) == []
     staticcall.install(pkg)
-    # no candidate name: not touched; a candidate: staged (a stub in its calls); one
-    # whose only site goes through a module attribute offers no stub: rewritten now
-    assert app.plain.__code__ is plain_code
-    assert app.handler.__code__ is not handler_code
-    assert app.through_module.__code__ is not through_code
+    # no candidate name: not touched; a candidate waits for its first call (stubs: in a
+    # staged copy of its code); with stubs, one whose only site goes through a module
+    # attribute offers none: rewritten now
+    assert app.plain.__code__ is plain_code and not _packages.waiting(app.plain)
+    assert _packages.waiting(app.handler)
+    staged = app.handler.__code__
+    assert (staged is handler_code) == (_trigger.arm is _ARM)
+    assert app.through_module.__code__ is not through_code or _packages.waiting(
+        app.through_module)
     assert app.handler(3) == 6
+    assert not _packages.waiting(app.handler)
+    assert app.handler.__code__ is not staged and app.handler.__code__ is not handler_code
+    assert app.plain.__code__ is plain_code
     assert {s.function for s in sites_in(app)} >= {"handler", "through_module"}
 
 

@@ -12,11 +12,13 @@ already):
 2. pre-scan each code object: one whose names include nothing a site can name (a key, a
    handle, a tracepoint, ``static_call``, ``static_branch_unlikely``..., also through a
    module: ``mod.K``) is not touched;
-3. stage the rest (``_stage``): their calls of such names go through first-call stubs.
-   The first call of any stub rewrites the whole function (the path ``@static_calls``
-   takes, against the module's namespace as it was when the module was processed) and
-   gives it the rewritten code; a function whose sites offer no stub (only ``mod.K(...)``)
-   is rewritten at once. :func:`flush` rewrites every function still waiting.
+3. wait for the rest to be called: the first call of a function (caught by a
+   ``sys.monitoring`` event, ``_trigger``, or on 3.11 by first-call stubs in a staged
+   copy of its code, ``_stage``) rewrites it whole (the path ``@static_calls`` takes,
+   against the module's namespace as it was when the module was processed) and gives it
+   the rewritten code; the frame that started keeps running what it started with. A
+   function that waits in vain (3.11, sites only through ``mod.K``) is rewritten at
+   once. :func:`flush` rewrites every function still waiting.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ import warnings
 import weakref
 from typing import Any, Callable, Iterator
 
-from . import _patch, _sites
+from . import _patch, _sites, _trigger
 from ._decorator import REWRITTEN, rewrite_code
 from ._errors import StaticCallWarning
 from ._keys import UPDATE_LOCK, Handle, StaticCall, static_call, static_call_cond
@@ -94,6 +96,9 @@ def _children(obj: Any, depth: int, module: str) -> Iterator[tuple[Any, int]]:
         yield from ((v, depth + 1) for v in list(obj.values())[:CONTAINER_ITEMS])
     elif depth < CONTAINER_DEPTH and t in (list, tuple, set, frozenset):
         yield from ((v, depth + 1) for v in list(obj)[:CONTAINER_ITEMS])
+    elif t is StaticCall:
+        # a module may hold a function only as a key's target
+        yield obj.__dict__.get("_sc_target"), depth
     elif t is _LRU_WRAPPER:
         wrapped = vars(obj).get("__wrapped__")
         if wrapped is not None:
@@ -231,9 +236,13 @@ class Unit:
         self.nodes[id(func.__code__)].funcs.append(weakref.ref(func))
 
     def stage(self) -> bool:
-        """Give the functions staged code; whether any stub was placed (if not, nothing
-        would trigger the rewrite: the caller rewrites the unit at once)."""
+        """Wait for the first call of any of the unit's code: caught by ``_trigger``
+        where it can, else by giving the functions staged code. Whether anything waits
+        (if not, nothing would trigger the rewrite: the caller rewrites the unit now)."""
         assert self.scan is not None
+        if _trigger.arm([n.original for n in self.nodes.values()], self.upgrade):
+            WAITING.add(self)
+            return True
         self._stage(self.root, self.scan)
         if not any(n.stubs for n in self.nodes.values()):
             for node in self.nodes.values():
@@ -283,6 +292,7 @@ class Unit:
                               f"({type(exc).__name__}: {exc}); its calls take the runtime "
                               f"path", StaticCallWarning, stacklevel=3)
             finally:
+                _trigger.disarm([n.original for n in self.nodes.values()])
                 self._retire()
                 self.snapshot = self.scan = None
                 WAITING.discard(self)
@@ -390,6 +400,13 @@ def process_module(module: types.ModuleType) -> int:
         if not unit.stage():
             unit.upgrade()
     return len(units)
+
+
+def waiting(func: types.FunctionType) -> bool:
+    """Whether ``func`` waits for its first call to be rewritten."""
+    code = func.__code__
+    return any(u.state == PENDING and any(n.running is code for n in u.nodes.values())
+               for u in list(WAITING))
 
 
 def flush() -> None:

@@ -15,6 +15,7 @@ import sys
 import threading
 import types
 import warnings
+from importlib import _bootstrap, _bootstrap_external
 from importlib.machinery import ModuleSpec
 from typing import Any, Sequence
 
@@ -55,6 +56,14 @@ def wanted(name: str) -> bool:
     return any(".".join(parts[:n]) in _installed for n in range(1, len(parts) + 1))
 
 
+#: the exec_module of the file loaders (source and .pyc): get_code, then exec
+_STANDARD_EXEC: Any = vars(_bootstrap_external)["_LoaderBasics"].exec_module
+
+
+#: runs what a module's code does, with the import system's frames left out of tracebacks
+_RUN: Any = vars(_bootstrap)["_call_with_frames_removed"]
+
+
 class _Loader(importlib.abc.Loader):
     """Runs the wrapped loader, then processes the module (anything else is the wrapped
     loader's)."""
@@ -73,8 +82,17 @@ class _Loader(importlib.abc.Loader):
 
     def exec_module(self, module: types.ModuleType) -> None:
         inner = self._inner
+        code = None
         try:
-            inner.exec_module(module)
+            if getattr(type(inner), "exec_module", None) is _STANDARD_EXEC:
+                # what that exec_module does, keeping the code object it runs
+                code = inner.get_code(module.__name__)
+                if code is None:
+                    raise ImportError(f"cannot load module {module.__name__!r} when "
+                                      f"get_code() returns None")
+                _RUN(exec, code, module.__dict__)
+            else:
+                inner.exec_module(module)
         finally:
             # the module shows its own loader, whatever happens
             if getattr(module, "__loader__", None) is self:
@@ -83,7 +101,7 @@ class _Loader(importlib.abc.Loader):
             if spec is not None and spec.loader is self:
                 spec.loader = inner
         if wanted(module.__name__):
-            process(module)
+            process(module, code)
 
 
 class _Finder:
@@ -127,10 +145,11 @@ class _Finder:
 _FINDER = _Finder()
 
 
-def process(module: types.ModuleType) -> None:
-    """Process one module; a failure is a warning, never an import error."""
+def process(module: types.ModuleType, code: types.CodeType | None = None) -> None:
+    """Process one module (``code``: what it just ran); a failure is a warning, never an
+    import error."""
     try:
-        process_module(module)
+        process_module(module, code)
     except Exception as exc:
         warnings.warn(f"staticcall: module {module.__name__!r} could not be processed "
                       f"({type(exc).__name__}: {exc}); its calls take the runtime path",

@@ -28,14 +28,15 @@ import sys
 import types
 import warnings
 import weakref
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 from . import _patch, _sites, _trigger
 from ._decorator import REWRITTEN, rewrite_code
 from ._errors import StaticCallWarning
+from ._exports import StaticCallHandle
 from ._keys import UPDATE_LOCK, Handle, StaticCall, static_call, static_call_cond
 from ._recode import set_code
-from ._stage import stage
+from ._stage import calls, stage
 from ._static_keys import static_branch_likely, static_branch_unlikely
 from ._tracepoints import Tracepoint
 
@@ -50,68 +51,77 @@ CONTAINER_DEPTH = 2
 CONTAINER_ITEMS = 1_000
 
 
+_SITE_TYPES = frozenset({StaticCall, StaticCallHandle, Tracepoint})
+
+
 def site_value(value: Any) -> bool:
     """Whether a site can name ``value``: what a call of it may be rewritten to skip."""
-    if isinstance(value, (StaticCall, Handle, Tracepoint)):
+    t = type(value)
+    if t in _SITE_TYPES:
         return True
-    if type(value) is _METHOD:
+    if t is _METHOD:
         return any(value == form for form in _FORMS)
-    return type(value) is types.FunctionType and any(value is b for b in _BRANCHES)
+    if t is types.FunctionType:
+        return any(value is b for b in _BRANCHES)
+    return t not in _PLAIN and isinstance(value, (StaticCall, Handle, Tracepoint))
+
+
+#: common types that are never site values (the test above is on every global)
+_PLAIN = frozenset({types.ModuleType, type, str, int, float, bool, bytes, tuple, list,
+                    dict, set, frozenset, type(None), types.BuiltinFunctionType})
 
 
 # --------------------------------------------------------------------------------------
 # Finding a module's functions.
 # --------------------------------------------------------------------------------------
 
-def _children(obj: Any, depth: int, module: str) -> Iterator[tuple[Any, int]]:
-    """What ``obj`` holds that may be (or lead to) a function of the module, statically:
-    no property, descriptor or ``__getattr__`` runs."""
-    t = type(obj)
+def _children(obj: Any, t: type, module: str) -> list[Any]:
+    """What ``obj`` (of type ``t``) holds that may be, or lead to, a function of the
+    module, read statically: no property, descriptor or ``__getattr__`` runs."""
     if t is types.FunctionType:
         attrs = obj.__dict__
-        for name in ("__wrapped__", "registry"):
-            if name in attrs:
-                yield attrs[name], depth
+        out = [attrs[n] for n in ("__wrapped__", "registry") if n in attrs]
         for cell in obj.__closure__ or ():
             try:
-                yield cell.cell_contents, depth
+                out.append(cell.cell_contents)
             except ValueError:
                 continue
-        yield from ((v, depth) for v in obj.__defaults__ or ())
-        yield from ((v, depth) for v in (obj.__kwdefaults__ or {}).values())
-    elif t in (staticmethod, classmethod, types.MethodType):
-        yield obj.__func__, depth
-    elif t is property:
-        yield from ((f, depth) for f in (obj.fget, obj.fset, obj.fdel) if f is not None)
-    elif t in (functools.partial, functools.partialmethod):
-        yield obj.func, depth
-        yield from ((v, depth) for v in obj.args)
-        yield from ((v, depth) for v in obj.keywords.values())
-    elif t in (functools.cached_property, functools.singledispatchmethod):
-        yield from ((v, depth) for v in vars(obj).values())
-    elif isinstance(obj, type):
-        if obj.__module__ == module and obj.__flags__ & _HEAPTYPE:
-            yield from ((v, depth) for v in list(vars(obj).values()))
-    elif depth < CONTAINER_DEPTH and t in (dict, types.MappingProxyType):
-        yield from ((v, depth + 1) for v in list(obj.values())[:CONTAINER_ITEMS])
-    elif depth < CONTAINER_DEPTH and t in (list, tuple, set, frozenset):
-        yield from ((v, depth + 1) for v in list(obj)[:CONTAINER_ITEMS])
-    elif t is StaticCall:
-        # a module may hold a function only as a key's target
-        yield obj.__dict__.get("_sc_target"), depth
-    elif t is _LRU_WRAPPER:
-        wrapped = vars(obj).get("__wrapped__")
-        if wrapped is not None:
-            yield wrapped, depth
+        out += obj.__defaults__ or ()
+        out += (obj.__kwdefaults__ or {}).values()
+        return out
+    if t in (staticmethod, classmethod, types.MethodType):
+        return [obj.__func__]
+    if t is property:
+        return [obj.fget, obj.fset, obj.fdel]
+    if t in (functools.partial, functools.partialmethod):
+        return [obj.func, *obj.args, *obj.keywords.values()]
+    if t in (functools.cached_property, functools.singledispatchmethod, _LRU_WRAPPER):
+        return list(vars(obj).values())
+    if t is StaticCall:  # a module may hold a function only as a key's target
+        return [obj.__dict__.get("_sc_target")]
+    if t in (dict, types.MappingProxyType):
+        return list(obj.values())[:CONTAINER_ITEMS]
+    if t in _SEQUENCES:
+        return list(obj)[:CONTAINER_ITEMS]
+    if obj.__module__ == module and obj.__flags__ & _HEAPTYPE:  # a class defined there
+        return list(vars(obj).values())
+    return []
 
 
 _HEAPTYPE = 1 << 9  # Py_TPFLAGS_HEAPTYPE: a class made by a class statement
 _LRU_WRAPPER = type(functools.lru_cache(None)(lambda: None))
+_SEQUENCES = (list, tuple, set, frozenset)
+_CONTAINERS = frozenset({dict, types.MappingProxyType, *_SEQUENCES})
+#: the types whose objects the walk looks into (and classes)
+_HOLDERS = frozenset({types.FunctionType, staticmethod, classmethod, types.MethodType,
+                      property, functools.partial, functools.partialmethod,
+                      functools.cached_property, functools.singledispatchmethod,
+                      StaticCall, _LRU_WRAPPER}) | _CONTAINERS
 
 
 def module_functions(module: types.ModuleType) -> list[types.FunctionType]:
     """The function objects of ``module`` (whose globals are its namespace) reachable
-    from its namespace, in a bounded walk."""
+    from its namespace, in a bounded walk (containers: ``CONTAINER_DEPTH`` levels)."""
     g = module.__dict__
     name = module.__name__
     out: list[types.FunctionType] = []
@@ -121,13 +131,18 @@ def module_functions(module: types.ModuleType) -> list[types.FunctionType]:
     while stack and budget:
         obj, depth = stack.pop()
         budget -= 1
-        if id(obj) in seen or obj is None:
+        t = type(obj)
+        if not (t in _HOLDERS or issubclass(t, type)) or id(obj) in seen:
             continue
         seen.add(id(obj))
-        if type(obj) is types.FunctionType and obj.__globals__ is g:
+        if t is types.FunctionType and obj.__globals__ is g:
             out.append(obj)
+        if t in _CONTAINERS:
+            if depth >= CONTAINER_DEPTH:
+                continue
+            depth += 1
         try:
-            stack.extend(_children(obj, depth, name))
+            stack.extend((child, depth) for child in _children(obj, t, name))
         except Exception:  # an object whose state cannot be read statically: skip it
             continue
     return out
@@ -146,16 +161,18 @@ class Scan:
         self.values = {n: v for n, v in list(globals_.items()) if site_value(v)}
         self.modules = {n: v for n, v in list(globals_.items())
                         if isinstance(v, types.ModuleType)}
-        self._attrs: dict[int, tuple[frozenset[str], dict[str, types.ModuleType]]] = {}
+        self._attrs: dict[tuple[int, str], Any] = {}  # (id(module), name) -> what it is
 
     @property
     def empty(self) -> bool:
         return not self.values and not self.modules
 
     def candidate(self, code: types.CodeType) -> bool:
-        """Whether ``code`` may hold a site (its names alone say it cannot)."""
+        """Whether ``code`` may hold a site: it calls a global name bound to a site value
+        (a scan of its names, then of its bytes), or names a module through which one
+        is reached (``mod.K``)."""
         names = code.co_names
-        if not self.values.keys().isdisjoint(names):
+        if not self.values.keys().isdisjoint(names) and calls(code, self.values.keys()):
             return True
         if self.modules.keys().isdisjoint(names):
             return False
@@ -163,29 +180,44 @@ class Scan:
         return any(self._reaches(self.modules[n], wanted, 0) for n in wanted & self.modules.keys())
 
     def _reaches(self, module: types.ModuleType, names: set[str], depth: int) -> bool:
-        """Whether an attribute chain over ``names`` from ``module`` reaches a site value."""
-        attrs, submodules = self._attributes(module)
-        if not attrs.isdisjoint(names):
-            return True
-        return depth < 2 and any(self._reaches(submodules[n], names, depth + 1)
-                                 for n in names & submodules.keys())
+        """Whether an attribute chain over ``names`` from ``module`` reaches a site value
+        (only the names the code uses are looked up, in the module's ``__dict__``)."""
+        for name in names:
+            what = self._attribute(module, name)
+            if what is True:
+                return True
+            if what is not None and depth < 2 and self._reaches(what, names, depth + 1):
+                return True
+        return False
 
-    def _attributes(self, module: types.ModuleType
-                    ) -> tuple[frozenset[str], dict[str, types.ModuleType]]:
-        got = self._attrs.get(id(module))
-        if got is None:
-            items = list(getattr(module, "__dict__", {}).items())
-            got = (frozenset(n for n, v in items if site_value(v)),
-                   {n: v for n, v in items if isinstance(v, types.ModuleType)})
-            self._attrs[id(module)] = got
-        return got
+    def resolve(self, path: tuple[str, ...]) -> Any:
+        """The site value at ``mod.K`` (``path``: a module global, then attributes, read
+        from module ``__dict__``s), or ``None``."""
+        obj: Any = self.modules.get(path[0])
+        for name in path[1:]:
+            if not isinstance(obj, types.ModuleType):
+                return None
+            what = self._attribute(obj, name)
+            obj = obj.__dict__.get(name) if what is True else what
+        return obj if len(path) > 1 and site_value(obj) else None
+
+    def _attribute(self, module: types.ModuleType, name: str) -> Any:
+        """``True`` if ``module.name`` is a site value, the module if it is a module,
+        else ``None``."""
+        key = (id(module), name)
+        if key not in self._attrs:
+            value = getattr(module, "__dict__", {}).get(name)
+            self._attrs[key] = True if site_value(value) else (
+                value if isinstance(value, types.ModuleType) else None)
+        return self._attrs[key]
 
 
-def _tree(code: types.CodeType) -> Iterator[types.CodeType]:
-    yield code
-    for c in code.co_consts:
-        if isinstance(c, types.CodeType):
-            yield from _tree(c)
+def _tree(code: types.CodeType) -> list[types.CodeType]:
+    """``code`` and every code object nested in it, ``code`` first."""
+    out = [code]
+    for c in out:  # grows as it goes
+        out.extend(k for k in c.co_consts if type(k) is types.CodeType)
+    return out
 
 
 # --------------------------------------------------------------------------------------
@@ -220,28 +252,46 @@ class Unit:
     """A function of a processed module (with the functions found running code nested in
     it: closures made while the module was importing), from staging to rewriting."""
 
-    __slots__ = ("root", "nodes", "snapshot", "scan", "state", "__weakref__")
+    __slots__ = ("root", "tree", "_nodes", "snapshot", "scan", "state", "finder",
+                 "__weakref__")
 
-    def __init__(self, root: types.CodeType, snapshot: dict[str, Any], scan: Scan) -> None:
+    def __init__(self, root: types.CodeType, snapshot: dict[str, Any], scan: Scan,
+                 finder: _Finder | None = None, tree: list[types.CodeType] | None = None
+                 ) -> None:
         self.root = root
-        self.nodes = {id(c): _Node(c) for c in _tree(root)}
+        self.tree = tree if tree is not None else _tree(root)
+        self._nodes: dict[int, _Node] | None = None  # made when first needed
         self.snapshot: dict[str, Any] | None = snapshot
         self.scan: Scan | None = scan
         self.state = PENDING
+        # where the functions are found when they are needed (None: given with add())
+        self.finder = finder
 
     def __repr__(self) -> str:
         return f"<staticcall unit {_where(self.root)} {self.state}>"
 
+    @property
+    def nodes(self) -> dict[int, _Node]:
+        if self._nodes is None:
+            self._nodes = {id(c): _Node(c) for c in self.tree}
+        return self._nodes
+
     def add(self, func: types.FunctionType) -> None:
         self.nodes[id(func.__code__)].funcs.append(weakref.ref(func))
+
+    def arm(self) -> bool:
+        """Wait for the first call of any of the unit's code, caught by ``_trigger``."""
+        if _trigger.arm(self.tree, self.upgrade):
+            WAITING.add(self)
+            return True
+        return False
 
     def stage(self) -> bool:
         """Wait for the first call of any of the unit's code: caught by ``_trigger``
         where it can, else by giving the functions staged code. Whether anything waits
         (if not, nothing would trigger the rewrite: the caller rewrites the unit now)."""
         assert self.scan is not None
-        if _trigger.arm([n.original for n in self.nodes.values()], self.upgrade):
-            WAITING.add(self)
+        if self.arm():
             return True
         self._stage(self.root, self.scan)
         if not any(n.stubs for n in self.nodes.values()):
@@ -262,7 +312,8 @@ class Unit:
         if any(a is not b for a, b in zip(consts, code.co_consts)):
             new = code.replace(co_consts=consts)
         if scan.candidate(code):
-            staged = stage(new, scan.values, functools.partial(_stub, self))
+            staged = stage(new, scan.values, functools.partial(_stub, self),
+                           scan.modules.keys(), scan.resolve)
             if staged is not None:
                 new, node.stubs = staged
         if new is not code:
@@ -292,13 +343,19 @@ class Unit:
                               f"({type(exc).__name__}: {exc}); its calls take the runtime "
                               f"path", StaticCallWarning, stacklevel=3)
             finally:
-                _trigger.disarm([n.original for n in self.nodes.values()])
+                _trigger.disarm(self.tree)
                 self._retire()
                 self.snapshot = self.scan = None
                 WAITING.discard(self)
 
     def _rewrite(self) -> None:
         assert self.snapshot is not None and self.scan is not None
+        if self.finder is not None:
+            for func in self.finder.functions():
+                if id(func.__code__) in self.nodes:
+                    self.add(func)
+            if not any(n.funcs for n in self.nodes.values()):
+                return  # no function of the module runs this code (any more)
         done, records = rewrite_code(self.root, self.snapshot, self.scan.candidate)
         for node in self.nodes.values():
             new = done.get(id(node.original), (node.original, node.original))[1]
@@ -361,23 +418,22 @@ def _stub(unit: Unit, value: Any) -> Callable[..., Any]:
 
 def _units(funcs: list[types.FunctionType], snapshot: dict[str, Any],
            scan: Scan) -> list[Unit]:
-    """One unit per code tree that is not nested in another found function's tree, with
-    every function found running any code of that tree; only trees that may hold
-    sites."""
-    nested: set[int] = set()
-    for func in funcs:
-        nested.update(id(c) for c in list(_tree(func.__code__))[1:])
-    units: dict[int, Unit] = {}
-    owner: dict[int, Unit] = {}
+    """One unit per code tree that may hold sites, with every function found running
+    any code of that tree (a closure made while the module imported runs code nested in
+    the function that made it: it joins that function's unit)."""
+    trees: dict[int, list[types.CodeType]] = {}
     for func in funcs:
         code = func.__code__
-        if id(code) in nested or id(code) in units:
-            continue
-        tree = list(_tree(code))
-        if not any(scan.candidate(c) for c in tree):
-            continue
-        unit = units[id(code)] = Unit(code, snapshot, scan)
-        owner.update((id(c), unit) for c in tree)
+        if id(code) not in trees:
+            tree = _tree(code)
+            trees[id(code)] = tree if any(scan.candidate(c) for c in tree) else []
+    nested = {id(c) for tree in trees.values() for c in tree[1:]}
+    units: dict[int, Unit] = {}
+    owner: dict[int, Unit] = {}
+    for root, tree in trees.items():
+        if tree and root not in nested:
+            unit = units[root] = Unit(tree[0], snapshot, scan)
+            owner.update((id(c), unit) for c in tree)
     for func in funcs:
         found = owner.get(id(func.__code__))
         if found is not None:
@@ -385,15 +441,64 @@ def _units(funcs: list[types.FunctionType], snapshot: dict[str, Any],
     return list(units.values())
 
 
-def process_module(module: types.ModuleType) -> int:
-    """Process ``module``'s functions (see the module docstring); returns how many
-    function trees were staged or rewritten."""
+class _Finder:
+    """A module's functions, found once, when the first of them is called."""
+
+    def __init__(self, module: types.ModuleType) -> None:
+        self.module = weakref.ref(module)
+        self.found: list[weakref.ref[types.FunctionType]] | None = None
+
+    def functions(self) -> list[types.FunctionType]:
+        if self.found is None:
+            module = self.module()
+            funcs = module_functions(module) if module is not None else []
+            self.found = [weakref.ref(f) for f in funcs if f not in REWRITTEN]
+        return [f for f in (ref() for ref in self.found) if f is not None]
+
+
+_CO_OPTIMIZED = 0x0001  # a function's code (a class body's has not the flag)
+
+
+def _function_codes(code: types.CodeType) -> list[types.CodeType]:
+    """The code of every function a module's code defines, in its body and in its class
+    bodies (nested ones included)."""
+    out: list[types.CodeType] = []
+    bodies = [code]
+    for body in bodies:  # grows as it goes
+        for c in body.co_consts:
+            if type(c) is types.CodeType:
+                (out if c.co_flags & _CO_OPTIMIZED else bodies).append(c)
+    return out
+
+
+def _arm_compiled(module: types.ModuleType, code: types.CodeType, scan: Scan) -> int | None:
+    """Arm a unit for each function code of ``code`` (the module's own, just run) that
+    may hold sites; the functions themselves are found at the first call. ``None``: no
+    first call can be caught here."""
+    trees = [t for t in (_tree(c) for c in _function_codes(code))
+             if any(scan.candidate(n) for n in t)]
+    if trees:
+        snapshot, finder = dict(scan.globals), _Finder(module)
+        for n, tree in enumerate(trees):
+            if not Unit(tree[0], snapshot, scan, finder, tree).arm():
+                assert n == 0, "first calls caught for some units only"
+                return None
+    return len(trees)
+
+
+def process_module(module: types.ModuleType, code: types.CodeType | None = None) -> int:
+    """Process ``module``'s functions (see the module docstring); ``code``: the code
+    object the module just ran, when known. Returns how many function trees wait for
+    their first call or were rewritten."""
     g = getattr(module, "__dict__", None)
     if not isinstance(g, dict):
         return 0
     scan = Scan(g)
     if scan.empty:
         return 0
+    armed = _arm_compiled(module, code, scan) if code is not None else None
+    if armed is not None:
+        return armed
     funcs = [f for f in module_functions(module) if f not in REWRITTEN]
     units = _units(funcs, dict(g), scan) if funcs else []
     for unit in units:
@@ -405,8 +510,13 @@ def process_module(module: types.ModuleType) -> int:
 def waiting(func: types.FunctionType) -> bool:
     """Whether ``func`` waits for its first call to be rewritten."""
     code = func.__code__
-    return any(u.state == PENDING and any(n.running is code for n in u.nodes.values())
-               for u in list(WAITING))
+    for u in list(WAITING):
+        if u.state != PENDING:
+            continue
+        running = u.tree if u._nodes is None else [n.running for n in u._nodes.values()]
+        if any(c is code for c in running):
+            return True
+    return False
 
 
 def flush() -> None:

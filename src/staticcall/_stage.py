@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import dis
 import types
-from typing import Any, Callable
+from typing import Any, Callable, Collection
 
 from . import _opcodes as op
 
@@ -44,17 +44,34 @@ def _layout() -> dict[str, int] | None:
     if _opcodes is _UNSET:
         _opcodes = None
         ns: dict[str, Any] = {}
-        exec("def probe(x):\n    y = x\n    return len(y)\n", ns)
+        exec("def probe(x):\n    y = x\n    return len(y)\n\n"
+             "def method(x):\n    return m.f(x)\n\ndef attr():\n    return m.f\n", ns)
         units = _units(ns["probe"].__code__)
         names = ("LOAD_CONST", "PUSH_NULL", "NOP", "EXTENDED_ARG", "LOAD_GLOBAL")
         if all(n in dis.opmap for n in names) and units.get("LOAD_GLOBAL", 0) >= 3 \
                 and all(units.get(n, 1) == 1 for n in ("LOAD_FAST", "STORE_FAST")):
             layout = {n: dis.opmap[n] for n in names}
             layout["units"] = units["LOAD_GLOBAL"]
+            layout.update(_attribute_load(ns["method"].__code__, "METHOD"))
+            layout.update(_attribute_load(ns["attr"].__code__, "ATTR"))
             _opcodes = layout
             if not _self_check(ns["probe"]):
                 _opcodes = None
     return _opcodes  # type: ignore[no-any-return]
+
+
+def _attribute_load(code: types.CodeType, kind: str) -> dict[str, int]:
+    """How a probe loads ``f`` after the global ``m`` (``m.f(x)``: "METHOD", ``m.f``:
+    "ATTR"): the opcode, whether its operand is the name's index shifted left one (the
+    low bit says method-style), and its length in code units."""
+    instrs = list(dis.get_instructions(code))
+    k = next(n for n, x in enumerate(instrs) if x.opname == "LOAD_GLOBAL")
+    load, after = instrs[k + 1], instrs[k + 2]
+    index = code.co_names.index("f")
+    if load.arg not in (index, index << 1, (index << 1) | 1):
+        return {}
+    return {kind: load.opcode, kind + "_shift": int(load.arg != index),
+            kind + "_units": (after.offset - load.offset) // 2}
 
 
 def _self_check(probe: types.FunctionType) -> bool:
@@ -104,37 +121,119 @@ def _matches(raw: bytes, opcode: int, arg: int, ext: int) -> list[tuple[int, int
     return out
 
 
+def calls(code: types.CodeType, names: Collection[str]) -> bool:
+    """Whether ``code`` calls any of the global ``names`` (a cheap scan of its bytes:
+    the site of a key, tracepoint or ``static_call`` starts with such a call)."""
+    lay = _layout()
+    if lay is None:
+        return True  # cannot tell: assume it does
+    raw = code.co_code
+    return any(_matches(raw, lay["LOAD_GLOBAL"], (i << 1) | 1, lay["EXTENDED_ARG"])
+               for i, name in enumerate(code.co_names) if name in names)
+
+
 Stubs = list[tuple[int, Any, Any]]  # (constant index, stub, the value it stands for)
 
 
-def stage(code: types.CodeType, values: dict[str, Any],
-          stub_for: Callable[[Any], Any]) -> tuple[types.CodeType, Stubs] | None:
-    """``code`` with every call of a global name in ``values`` pointed at a stub made by
-    ``stub_for(value)``; returns the new code and ``(constant index, stub, value)`` per
-    stub, or ``None`` when there is no such call (or staging is not available here)."""
+class _Edit:
+    """One staged copy of a code object being made."""
+
+    def __init__(self, code: types.CodeType, lay: dict[str, int],
+                 stub_for: Callable[[Any], Any]) -> None:
+        self.raw = code.co_code
+        self.names = code.co_names
+        self.out = bytearray(self.raw)
+        self.consts = list(code.co_consts)
+        self.stubs: Stubs = []
+        self.lay = lay
+        self.stub_for = stub_for
+
+    def put(self, start: int, total: int, value: Any) -> None:
+        """Replace ``total`` bytes at ``start`` (a load of a callable and its NULL) by a
+        load of a new stub for ``value`` and its NULL, padded with NOPs."""
+        lay = self.lay
+        load = _const_load(len(self.consts), lay)
+        if load is None or len(load) + 2 > total:
+            return
+        null = [lay["PUSH_NULL"], 0]
+        units = (null + load) if op.NULL_BELOW else (load + null)
+        units += [lay["NOP"], 0] * ((total - len(units)) // 2)
+        self.out[start:start + total] = bytes(units)
+        stub = self.stub_for(value)
+        self.stubs.append((len(self.consts), stub, value))
+        self.consts.append(stub)
+
+
+def stage(code: types.CodeType, values: dict[str, Any], stub_for: Callable[[Any], Any],
+          modules: Collection[str] = frozenset(),
+          resolve: Callable[[tuple[str, ...]], Any] | None = None
+          ) -> tuple[types.CodeType, Stubs] | None:
+    """``code`` with every call of a global name in ``values``, and of an attribute chain
+    from a module global in ``modules`` that ``resolve`` finds a site value at
+    (``mod.K(...)``), pointed at a stub made by ``stub_for(value)``; returns the new code
+    and ``(constant index, stub, value)`` per stub, or ``None`` when there is no such call
+    (or staging is not available here)."""
     lay = _layout()
     if lay is None:
         return None
-    raw = code.co_code
-    out = bytearray(raw)
-    consts = list(code.co_consts)
-    stubs: Stubs = []
+    edit = _Edit(code, lay, stub_for)
     length = 2 * lay["units"]
-    for i, name in enumerate(code.co_names):
-        if name not in values:
-            continue
-        for start, end in _matches(raw, lay["LOAD_GLOBAL"], (i << 1) | 1, lay["EXTENDED_ARG"]):
-            total = end - start + length - 2  # the prefix, the instruction, its caches
-            load = _const_load(len(consts), lay)
-            if load is None or len(load) + 2 > total:
-                continue
-            null = [lay["PUSH_NULL"], 0]
-            units = (null + load) if op.NULL_BELOW else (load + null)
-            units += [lay["NOP"], 0] * ((total - len(units)) // 2)
-            out[start:start + total] = bytes(units)
-            stub = stub_for(values[name])
-            stubs.append((len(consts), stub, values[name]))
-            consts.append(stub)
-    if not stubs:
+    names = code.co_names
+    for i, name in enumerate(names):
+        if name in values:
+            for start, end in _matches(edit.raw, lay["LOAD_GLOBAL"], (i << 1) | 1,
+                                       lay["EXTENDED_ARG"]):
+                # the prefix, the instruction, its caches
+                edit.put(start, end - start + length - 2, values[name])
+        elif resolve is not None and name in modules:
+            _stage_chain(edit, i, resolve)
+    if not edit.stubs:
         return None
-    return code.replace(co_code=bytes(out), co_consts=tuple(consts)), stubs
+    return code.replace(co_code=bytes(edit.out), co_consts=tuple(edit.consts)), edit.stubs
+
+
+def _attribute_at(edit: _Edit, at: int) -> tuple[int, bool, int] | None:
+    """The attribute load at byte ``at``: ``(name index, method-style, end)``."""
+    lay, raw = edit.lay, edit.raw
+    for kind in ("METHOD", "ATTR"):
+        if kind in lay and at + 2 <= len(raw) and raw[at] == lay[kind]:
+            arg = raw[at + 1]
+            if at and raw[at - 2] == lay["EXTENDED_ARG"]:
+                return None
+            index, method = (arg >> 1, bool(arg & 1)) if lay[kind + "_shift"] \
+                else (arg, kind == "METHOD")
+            return index, method, at + 2 * lay[kind + "_units"]
+    return None
+
+
+def _stage_chain(edit: _Edit, i: int, resolve: Callable[[tuple[str, ...]], Any]) -> None:
+    """Stage ``mod.K(...)`` (or ``pkg.mod.K(...)``): the global load of module ``i`` and
+    attribute loads, as compiled for a call (the NULL from the global load, from a
+    method-style load of the last attribute, or from a ``PUSH_NULL`` after it), where
+    ``resolve(names)`` is a site value: all of it replaced."""
+    lay, raw, names = edit.lay, edit.raw, edit.names
+    length = 2 * lay["units"]
+    for bit in (0, 1):
+        for start, end in _matches(raw, lay["LOAD_GLOBAL"], (i << 1) | bit,
+                                   lay["EXTENDED_ARG"]):
+            path, at = [names[i]], end + length - 2
+            for _ in range(2):
+                got = _attribute_at(edit, at)
+                if got is None or got[0] >= len(names):
+                    break
+                index, method, stop = got
+                path.append(names[index])
+                if not (bit or method):  # 3.13+: the NULL is pushed after the attribute
+                    if raw[stop:stop + 1] == bytes([lay["PUSH_NULL"]]):
+                        value = resolve(tuple(path))
+                        if value is not None:
+                            edit.put(start, stop + 2 - start, value)
+                            break
+                elif not (bit and method):
+                    value = resolve(tuple(path))
+                    if value is not None:
+                        edit.put(start, stop - start, value)
+                        break
+                if method or bit:
+                    break
+                at = stop

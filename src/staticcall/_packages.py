@@ -345,7 +345,9 @@ class Unit:
             finally:
                 _trigger.disarm(self.tree)
                 self._retire()
-                self.snapshot = self.scan = None
+                # what the unit held for the rewrite (and the staged code, which the
+                # retired stubs, holding the unit, would otherwise keep alive)
+                self.snapshot = self.scan = self.finder = self._nodes = None
                 WAITING.discard(self)
 
     def _rewrite(self) -> None:

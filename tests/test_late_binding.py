@@ -9,11 +9,11 @@ from __future__ import annotations
 import sys
 import threading
 import types
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 
-from live_helpers import LIVE, TIMEOUT, Worker, build, loop_threads
+from live_helpers import LIVE, TIMEOUT, Worker, build, callers, loop_threads
 from staticcall import (
     StaticCallPermissionError,
     define_static_call,
@@ -41,22 +41,6 @@ def mine(ns: dict[str, Any]) -> list[Any]:
                     if isinstance(v, types.FunctionType) and v.__module__ == ns["__name__"])
     return sorted((s for s in static_call_sites() if s.filename == filename),
                   key=lambda s: (s.lineno, s.function))
-
-
-def callers(func: Callable[[], Any], target: Any) -> list[str]:
-    """The names of the Python frames that called ``target`` while ``func()`` ran."""
-    seen: list[str] = []
-
-    def profile(frame: Any, event: str, arg: Any) -> None:
-        if event == "call" and frame.f_code is target.__code__:
-            seen.append(frame.f_back.f_code.co_name)
-
-    sys.setprofile(profile)
-    try:
-        func()
-    finally:
-        sys.setprofile(None)
-    return seen
 
 
 LATER = """

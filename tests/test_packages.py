@@ -22,7 +22,7 @@ from typing import Any, Iterator
 import pytest
 
 import staticcall
-from live_helpers import LIVE
+from live_helpers import LIVE, callers
 from package_helpers import CALLS, forget, make_package, run_coro
 from staticcall import (
     _install,
@@ -77,22 +77,6 @@ def evaluate(app: Any, expr: str) -> Any:
 
 def sites_in(app: Any) -> list[Any]:
     return [s for s in static_call_sites() if s.filename == app.__file__]
-
-
-def callers(func: Any, target: Any) -> list[str]:
-    """The Python frames that called ``target`` while ``func()`` ran."""
-    seen: list[str] = []
-
-    def profile(frame: Any, event: str, arg: Any) -> None:
-        if event == "call" and frame.f_code is target.__code__:
-            seen.append(frame.f_back.f_code.co_name)
-
-    sys.setprofile(profile)
-    try:
-        func()
-    finally:
-        sys.setprofile(None)
-    return seen
 
 
 # --------------------------------------------------------------------------------------

@@ -126,15 +126,17 @@ def module_functions(module: types.ModuleType) -> list[types.FunctionType]:
     name = module.__name__
     out: list[types.FunctionType] = []
     seen: set[int] = set()
-    stack: list[tuple[Any, int]] = [(v, 0) for v in list(g.values())]
+    holders = _HOLDERS
+    stack: list[tuple[Any, int]] = [(v, 0) for v in list(g.values())
+                                    if type(v) in holders or isinstance(v, type)]
     budget = WALK_BUDGET
     while stack and budget:
         obj, depth = stack.pop()
         budget -= 1
-        t = type(obj)
-        if not (t in _HOLDERS or issubclass(t, type)) or id(obj) in seen:
+        if id(obj) in seen:
             continue
         seen.add(id(obj))
+        t = type(obj)
         if t is types.FunctionType and obj.__globals__ is g:
             out.append(obj)
         if t in _CONTAINERS:
@@ -142,9 +144,10 @@ def module_functions(module: types.ModuleType) -> list[types.FunctionType]:
                 continue
             depth += 1
         try:
-            stack.extend((child, depth) for child in _children(obj, t, name))
+            children = _children(obj, t, name)
         except Exception:  # an object whose state cannot be read statically: skip it
             continue
+        stack.extend((c, depth) for c in children if type(c) in holders or isinstance(c, type))
     return out
 
 
@@ -157,10 +160,15 @@ class Scan:
 
     def __init__(self, globals_: dict[str, Any]) -> None:
         self.globals = globals_
-        #: names bound to something a site can name: each call of one is staged
-        self.values = {n: v for n, v in list(globals_.items()) if site_value(v)}
-        self.modules = {n: v for n, v in list(globals_.items())
-                        if isinstance(v, types.ModuleType)}
+        #: names bound to something a site can name (each call of one may be a site),
+        #: and names bound to modules (``mod.K``)
+        self.values: dict[str, Any] = {}
+        self.modules: dict[str, types.ModuleType] = {}
+        for n, v in list(globals_.items()):
+            if isinstance(v, types.ModuleType):
+                self.modules[n] = v
+            elif site_value(v):
+                self.values[n] = v
         self._attrs: dict[tuple[int, str], Any] = {}  # (id(module), name) -> what it is
 
     @property

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import dis
 import types
-from typing import Any, Callable, Collection
+from typing import AbstractSet, Any, Callable, Collection
 
 from . import _opcodes as op
 
@@ -121,15 +121,16 @@ def _matches(raw: bytes, opcode: int, arg: int, ext: int) -> list[tuple[int, int
     return out
 
 
-def calls(code: types.CodeType, names: Collection[str]) -> bool:
+def calls(code: types.CodeType, names: AbstractSet[str]) -> bool:
     """Whether ``code`` calls any of the global ``names`` (a cheap scan of its bytes:
     the site of a key, tracepoint or ``static_call`` starts with such a call)."""
     lay = _layout()
     if lay is None:
         return True  # cannot tell: assume it does
-    raw = code.co_code
-    return any(_matches(raw, lay["LOAD_GLOBAL"], (i << 1) | 1, lay["EXTENDED_ARG"])
-               for i, name in enumerate(code.co_names) if name in names)
+    raw, co_names = code.co_code, code.co_names
+    return any(_matches(raw, lay["LOAD_GLOBAL"], (co_names.index(name) << 1) | 1,
+                        lay["EXTENDED_ARG"])
+               for name in names & set(co_names))
 
 
 Stubs = list[tuple[int, Any, Any]]  # (constant index, stub, the value it stands for)

@@ -194,12 +194,21 @@ def run_coro(coro: object) -> object:
     raise AssertionError("the coroutine did not finish")
 
 
+#: a module that calls one of app's functions as it imports
+CALLER = """
+from .app import handler
+
+AT_IMPORT = handler(2)
+"""
+
+
 def make_package(folder: Path, name: str) -> Path:
     pkg = folder / name
     pkg.mkdir(parents=True)
     (pkg / "__init__.py").write_text("", encoding="utf-8")
     (pkg / "keys.py").write_text(KEYS, encoding="utf-8")
     (pkg / "app.py").write_text(APP, encoding="utf-8")
+    (pkg / "caller.py").write_text(CALLER, encoding="utf-8")
     return pkg
 
 

@@ -187,6 +187,20 @@ def test_a_module_imported_already_is_processed_at_once(pkg: str) -> None:
 
 
 @needs_rewriting
+def test_a_first_call_while_the_package_imports_waits(pkg: str) -> None:
+    """Importing stays cheap: a call made as another module of the package imports does
+    not rewrite the function; the first call after the imports does."""
+    staticcall.install(pkg)
+    caller = __import__(f"{pkg}.caller", fromlist=["caller"])
+    app = app_of(pkg)
+    assert caller.AT_IMPORT == 4
+    assert _packages.waiting(app.handler)
+    assert app.handler(3) == 6
+    assert not _packages.waiting(app.handler)
+    assert app.handler(3) == 6
+
+
+@needs_rewriting
 def test_captured_functions_are_the_same_objects(pkg: str) -> None:
     staticcall.install(pkg)
     app = app_of(pkg)

@@ -19,6 +19,7 @@ from importlib import _bootstrap, _bootstrap_external
 from importlib.machinery import ModuleSpec
 from typing import Any, Sequence
 
+from . import _packages
 from ._decorator import UNSUPPORTED
 from ._errors import StaticCallWarning
 from ._packages import process_module
@@ -81,6 +82,13 @@ class _Loader(importlib.abc.Loader):
         return create(spec) if create is not None else None
 
     def exec_module(self, module: types.ModuleType) -> None:
+        _packages.importing += 1
+        try:
+            self._exec(module)
+        finally:
+            _packages.importing -= 1
+
+    def _exec(self, module: types.ModuleType) -> None:
         inner = self._inner
         code = None
         try:

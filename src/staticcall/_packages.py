@@ -234,6 +234,12 @@ def _tree(code: types.CodeType) -> list[types.CodeType]:
 
 PENDING, BUSY, DONE, FAILED = "pending", "busy", "done", "failed"
 
+#: Modules of installed packages being imported right now (``_install`` counts them):
+#: a first call made meanwhile (one module's code calling another's function as it
+#: imports) does not rewrite the function yet, so that importing stays cheap; the first
+#: call after the imports does.
+importing = 0
+
 #: Units waiting for their first call (held weakly: their stubs hold them).
 WAITING: weakref.WeakSet[Unit] = weakref.WeakSet()
 
@@ -287,9 +293,17 @@ class Unit:
     def add(self, func: types.FunctionType) -> None:
         self.nodes[id(func.__code__)].funcs.append(weakref.ref(func))
 
+    def first_call(self) -> bool:
+        """A call of the unit's code, while it waits: rewrite it, unless modules are
+        being imported; whether it is done waiting."""
+        if importing:
+            return False
+        self.upgrade()
+        return True
+
     def arm(self) -> bool:
         """Wait for the first call of any of the unit's code, caught by ``_trigger``."""
-        if _trigger.arm(self.tree, self.upgrade):
+        if _trigger.arm(self.tree, self.first_call):
             WAITING.add(self)
             return True
         return False
@@ -404,20 +418,20 @@ def _stub(unit: Unit, value: Any) -> Callable[..., Any]:
     original call would (the stub's own frame is in between)."""
     if isinstance(value, Handle):
         def first_call_handle(*args: Any, **kwargs: Any) -> Any:
-            unit.upgrade()
+            unit.first_call()
             key = value._resolve_for("call", sys._getframe(1).f_globals)
             return key(*args, **kwargs)
         return first_call_handle
     if type(value) is _METHOD:  # static_call or static_call_cond
         def first_call_form(*args: Any, **kwargs: Any) -> Any:
-            unit.upgrade()
+            unit.first_call()
             if len(args) == 1 and not kwargs and isinstance(args[0], Handle):
                 args = (args[0]._resolve_for("call", sys._getframe(1).f_globals),)
             return value(*args, **kwargs)
         return first_call_form
 
     def first_call(*args: Any, **kwargs: Any) -> Any:
-        unit.upgrade()
+        unit.first_call()
         return value(*args, **kwargs)
     return first_call
 

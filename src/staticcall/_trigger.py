@@ -20,8 +20,9 @@ from . import _opcodes as op, _patch
 _monitoring: Any = getattr(sys, "monitoring", None) if op.HAS_MONITORING else None
 _PY_START = _monitoring.events.PY_START if _monitoring is not None else 0
 
-#: id(code) -> (the code, what to call at its first start)
-_waiting: dict[int, tuple[types.CodeType, Callable[[], None]]] = {}
+#: id(code) -> (the code, what to call when it starts: it returns whether it is done
+#: waiting, or wants the next start too)
+_waiting: dict[int, tuple[types.CodeType, Callable[[], bool]]] = {}
 _registered_for: int | None = None
 
 
@@ -38,12 +39,14 @@ def _tool() -> int | None:
 
 
 def _started(code: types.CodeType, offset: int) -> Any:
-    entry = _waiting.pop(id(code), None)
+    entry = _waiting.get(id(code))
     if entry is not None and entry[0] is code:
         try:
-            entry[1]()
+            if not entry[1]():
+                return None  # called again at the next start
         except Exception:  # the callback's caller is the user's code: never raise there
             pass
+        _waiting.pop(id(code), None)
     return _monitoring.DISABLE
 
 
@@ -52,8 +55,9 @@ def available() -> bool:
     return _tool() is not None
 
 
-def arm(codes: list[types.CodeType], then: Callable[[], None]) -> bool:
-    """Call ``then()`` when any of ``codes`` first starts running; whether armed."""
+def arm(codes: list[types.CodeType], then: Callable[[], bool]) -> bool:
+    """Call ``then()`` when any of ``codes`` starts running, until it returns true;
+    whether armed."""
     tool = _tool()
     if tool is None:
         return False

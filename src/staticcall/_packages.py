@@ -170,16 +170,20 @@ class Scan:
             elif site_value(v):
                 self.values[n] = v
         self._attrs: dict[tuple[int, str], Any] = {}  # (id(module), name) -> what it is
+        #: every name that may start a site, for the first, cheapest test
+        self.names = frozenset(self.values) | frozenset(self.modules)
 
     @property
     def empty(self) -> bool:
-        return not self.values and not self.modules
+        return not self.names
 
     def candidate(self, code: types.CodeType) -> bool:
         """Whether ``code`` may hold a site: it calls a global name bound to a site value
         (a scan of its names, then of its bytes), or names a module through which one
         is reached (``mod.K``)."""
         names = code.co_names
+        if self.names.isdisjoint(names):
+            return False
         if not self.values.keys().isdisjoint(names) and calls(code, self.values.keys()):
             return True
         if self.modules.keys().isdisjoint(names):
@@ -224,7 +228,9 @@ def _tree(code: types.CodeType) -> list[types.CodeType]:
     """``code`` and every code object nested in it, ``code`` first."""
     out = [code]
     for c in out:  # grows as it goes
-        out.extend(k for k in c.co_consts if type(k) is types.CodeType)
+        for k in c.co_consts:
+            if type(k) is types.CodeType:
+                out.append(k)
     return out
 
 

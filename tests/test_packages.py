@@ -364,6 +364,16 @@ def test_the_environment_variable_installs_at_start_up(pkg: str, tmp_path: Path)
     assert proc.stderr == ""
 
 
+def test_trampoline_mode_warns_once_and_processes_nothing(pkg: str, tmp_path: Path) -> None:
+    (tmp_path / "prog.py").write_text(SCRIPT.format(pkg=pkg))
+    proc = _run(["-W", "always::staticcall.StaticCallWarning", "-m", "staticcall", "run",
+                 "-p", pkg, "prog.py"], cwd=tmp_path, env={"STATICCALL_MODE": "trampoline"})
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["functions"] == []
+    assert proc.stderr.count("StaticCallWarning") == 1
+    assert "not rewritten on this interpreter" in proc.stderr
+
+
 def test_a_bad_environment_value_is_reported(tmp_path: Path) -> None:
     proc = _run(["-c", "import staticcall._install as i; print(i.installed())"],
                 cwd=tmp_path, env={"STATICCALL_PACKAGES": "good, staticcall"})

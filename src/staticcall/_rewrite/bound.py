@@ -16,6 +16,7 @@ from typing import Any
 
 from bytecode import Instr, Label, TryBegin, TryEnd
 
+
 def _meet(a: frozenset[str] | None, b: frozenset[str] | None) -> frozenset[str] | None:
     if a is None:
         return b

@@ -9,12 +9,14 @@ exactly as by the original.
 
 from __future__ import annotations
 
+import dis
 import sys
 import types
 from typing import Any, Callable
 
 import pytest
 
+import rewrite_helpers as rw
 from staticcall import (
     define_static_call_null,
     define_static_call_ret0,
@@ -29,19 +31,40 @@ zero = define_static_call_ret0(print, name="zero")
 
 def executed_on(func: Callable[..., Any], line: int, *args: Any) -> list[str]:
     """The opcodes ``func(*args)`` executes on line ``line`` of its body (1: the line
-    after ``def``), its own code only, but for the loop's jump back."""
+    after ``def``), its own code only, but for the loop's jump back. Counted with
+    ``sys.monitoring`` INSTRUCTION events (3.12+) or opcode tracing (3.11)."""
     code = func.__code__
     target_line = code.co_firstlineno + line
+    lines = [pos[0] for pos in code.co_positions()]
     seen: list[str] = []
+
+    def record(offset: int) -> None:
+        name = dis.opname[code.co_code[offset]]
+        if lines[offset // 2] == target_line and not name.startswith("JUMP_BACKWARD"):
+            seen.append(name)  # (the loop's jump back stands on the last line)
+
+    mon = getattr(sys, "monitoring", None)
+    if mon is not None:
+        tool = rw.free_monitoring_tool()
+        assert tool is not None
+        mon.use_tool_id(tool, "dispatch counts")
+        try:
+            mon.register_callback(tool, mon.events.INSTRUCTION,
+                                  lambda c, offset: record(offset) if c is code else None)
+            mon.set_local_events(tool, code, mon.events.INSTRUCTION)
+            func(*args)
+        finally:
+            mon.set_local_events(tool, code, 0)
+            mon.register_callback(tool, mon.events.INSTRUCTION, None)
+            mon.free_tool_id(tool)
+        return seen
 
     def tracer(frame: types.FrameType, event: str, arg: Any) -> Any:
         if frame.f_code is not code:
             return None
         frame.f_trace_opcodes = True
-        if event == "opcode" and frame.f_lineno == target_line:
-            name = _opname(code.co_code[frame.f_lasti])
-            if not name.startswith("JUMP_BACKWARD"):  # the loop's, on the last line
-                seen.append(name)
+        if event == "opcode":
+            record(frame.f_lasti)
         return tracer
 
     old = sys.gettrace()
@@ -51,11 +74,6 @@ def executed_on(func: Callable[..., Any], line: int, *args: Any) -> list[str]:
     finally:
         sys.settrace(old)
     return seen
-
-
-def _opname(opcode: int) -> str:
-    import dis
-    return dis.opname[opcode]
 
 
 def loop_site(items: list[int]) -> None:

@@ -12,6 +12,7 @@ first row of its group. The staticcall README quotes these where a target is mis
   (a jump costs more than a NOP on some versions, though both are one dispatch);
 - ``LOAD_CONST T; PUSH_NULL`` is the target as a constant, ``LOAD_CONST holder;
   LOAD_ATTR target`` as read from its holder (``_opcodes.TARGET_IN_HOLDER``);
+- a RET0 site's no-call path (two jumps around its value) against ``x; y = 0``;
 - three probes called by hand, by one generated function reading them as globals (the
   form staticcall generates) and as closure cells.
 """
@@ -110,6 +111,40 @@ def site_variant(kind: str) -> Callable[[int], Any] | None:
     return types.FunctionType(bc.to_code(), func.__globals__)
 
 
+def _value_variant(jumps: int) -> Callable[[int], Any]:
+    """``y = 0`` reached as a RET0 site's no-call path: ``jumps`` 2 is the layout
+    (``JUMP_FORWARD 0; LOAD_CONST V; JUMP_FORWARD done; <call>; done:``), 1 the best a
+    layout could do with the call path paying the second jump instead."""
+    func = loop("y = 0", {})
+    bc = Bytecode.from_code(func.__code__)
+    out: list[Any] = []
+    for item in bc:
+        if isinstance(item, Instr) and item.name in ("LOAD_CONST", "LOAD_SMALL_INT") \
+                and item.arg == 0:
+            loc = item.location
+            skipped = [Instr("NOP", location=loc)] * 4  # stands for the call not made
+            into, done = Label(), Label()
+            if jumps == 2:
+                out += [Instr("JUMP_FORWARD", into, location=loc), into, item,
+                        Instr("JUMP_FORWARD", done, location=loc), *skipped, done]
+            else:
+                out += [Instr("JUMP_FORWARD", into, location=loc), *skipped, into, item]
+        else:
+            out.append(item)
+    bc.clear()
+    bc.extend(out)
+    return types.FunctionType(bc.to_code(), func.__globals__)
+
+
+def value_variants() -> dict[str, Callable[[int], Any]]:
+    return {
+        "x; y = 0 (the reference)": loop("x; y = 0", {}),
+        "y = 0": loop("y = 0", {}),
+        "switch, V, jump (the RET0 value layout)": _value_variant(2),
+        "one jump, then V": _value_variant(1),
+    }
+
+
 def probe_variants() -> dict[str, Callable[[int], Any]]:
     probes = {"probe1": probe1, "probe2": probe2, "probe3": probe3}
     ns: dict[str, Any] = {}
@@ -159,6 +194,7 @@ def main(argv: list[str] | None = None) -> int:
           f"ns per statement (loop included), minimum over {args.rounds} interleaved rounds")
     sites = {k: f for k in SITE_KINDS if (f := site_variant(k)) is not None}
     report("y = target(x), the callable loaded as:", measure(sites, args.rounds, args.loops))
+    report("a RET0 site's value, y = 0:", measure(value_variants(), args.rounds, args.loops))
     report("a tracepoint with three probes:",
            measure(probe_variants(), args.rounds, args.loops // 4))
     return 0

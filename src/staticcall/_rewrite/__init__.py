@@ -107,8 +107,8 @@ def rewrite(code: types.CodeType, globals_: dict[str, Any], resolve: Resolver,
         # original's depth plus one (T loaded again above the arguments, or a value
         # parked while dropping a NULL), and each exception handler keeps the depth it
         # had (read() conserved them): no stack analysis to run (a control-flow graph
-        # of the whole function, most of the assembler's time). The tests check the
-        # bound against that analysis with every switch on and every switch off.
+        # of the whole function, most of the assembler's time). The fuzzer checks the
+        # bound against that analysis in every state its programs run in.
         new_code = bc.to_code(stacksize=code.co_stacksize + STACK_EXTRA,
                               compute_exception_stack_depths=False)
         locate(new_code, good, ordinals)

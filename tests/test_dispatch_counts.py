@@ -31,33 +31,21 @@ zero = define_static_call_ret0(print, name="zero")
 
 def executed_on(func: Callable[..., Any], line: int, *args: Any) -> list[str]:
     """The opcodes ``func(*args)`` executes on line ``line`` of its body (1: the line
-    after ``def``), its own code only, but for the loop's jump back. Counted with
-    ``sys.monitoring`` INSTRUCTION events (3.12+) or opcode tracing (3.11)."""
+    after ``def``), its own code only, but for the loop's jump back: counted with opcode
+    tracing, or where the interpreter emits no opcode event (3.12 ignores
+    ``f_trace_opcodes`` set inside the trace function) with ``sys.monitoring``."""
     code = func.__code__
     target_line = code.co_firstlineno + line
     lines = [pos[0] for pos in code.co_positions()]
     seen: list[str] = []
+    events = 0
 
     def record(offset: int) -> None:
+        nonlocal events
+        events += 1
         name = dis.opname[code.co_code[offset]]
         if lines[offset // 2] == target_line and not name.startswith("JUMP_BACKWARD"):
             seen.append(name)  # (the loop's jump back stands on the last line)
-
-    mon = getattr(sys, "monitoring", None)
-    if mon is not None:
-        tool = rw.free_monitoring_tool()
-        assert tool is not None
-        mon.use_tool_id(tool, "dispatch counts")
-        try:
-            mon.register_callback(tool, mon.events.INSTRUCTION,
-                                  lambda c, offset: record(offset) if c is code else None)
-            mon.set_local_events(tool, code, mon.events.INSTRUCTION)
-            func(*args)
-        finally:
-            mon.set_local_events(tool, code, 0)
-            mon.register_callback(tool, mon.events.INSTRUCTION, None)
-            mon.free_tool_id(tool)
-        return seen
 
     def tracer(frame: types.FrameType, event: str, arg: Any) -> Any:
         if frame.f_code is not code:
@@ -73,6 +61,22 @@ def executed_on(func: Callable[..., Any], line: int, *args: Any) -> list[str]:
         func(*args)
     finally:
         sys.settrace(old)
+    if events:
+        return seen
+    mon = sys.monitoring
+    tool = rw.free_monitoring_tool()
+    assert tool is not None
+    mon.use_tool_id(tool, "dispatch counts")
+    try:
+        mon.register_callback(tool, mon.events.INSTRUCTION,
+                              lambda c, offset: record(offset) if c is code else None)
+        mon.set_local_events(tool, code, mon.events.INSTRUCTION)
+        func(*args)
+    finally:
+        mon.set_local_events(tool, code, 0)
+        mon.register_callback(tool, mon.events.INSTRUCTION, None)
+        mon.free_tool_id(tool)
+    assert events
     return seen
 
 

@@ -31,6 +31,7 @@ and returns ``None``.
 
 from __future__ import annotations
 
+import builtins
 import functools
 import inspect
 import types
@@ -71,7 +72,8 @@ def _no_probe(*args: Any, **kwargs: Any) -> None:
 # --------------------------------------------------------------------------------------
 
 _P = inspect.Parameter
-_FACTORIES: dict[tuple[tuple[str, ...] | None, int], Callable[..., Callable[..., None]]] = {}
+#: (parameters, probe count) -> (the function's code, the global names of its probes)
+_TEMPLATES: dict[tuple[tuple[str, ...] | None, int], tuple[types.CodeType, tuple[str, ...]]] = {}
 
 
 def _simple_parameters(sig: inspect.Signature | None) -> tuple[str, ...] | None:
@@ -106,23 +108,27 @@ def _binds_by_position(params: tuple[str, ...], proto: inspect.Signature,
         for p, name in zip(leading, params) if name in keywordable)
 
 
-def _factory(params: tuple[str, ...] | None, count: int) -> Callable[..., Callable[..., None]]:
-    factory = _FACTORIES.get((params, count))
-    if factory is None:
-        head = body = "*args, **kwargs" if params is None else ", ".join(params)
+def _probes_function(params: tuple[str, ...] | None,
+                     probes: tuple[Any, ...]) -> Callable[..., None]:
+    """A function calling each of ``probes`` in order, with ``params`` (``None``: ``*args,
+    **kwargs``). Its probes are globals of its own namespace: a call of one is a
+    ``LOAD_GLOBAL`` and a call, exactly what a hand-written call of a global costs (a
+    closure cell would add ``COPY_FREE_VARS`` and a ``LOAD_DEREF`` per probe). The code
+    is compiled once per (parameters, probe count)."""
+    template = _TEMPLATES.get((params, len(probes)))
+    if template is None:
+        head = "*args, **kwargs" if params is None else ", ".join(params)
         prefix = "probe_"
         while params and any(p.startswith(prefix) for p in params):
             prefix = "_" + prefix
-        probes = [f"{prefix}{i}" for i in range(count)]
-        calls = "".join(f"        {p}({body})\n" for p in probes) or "        pass\n"
-        src = (f"def factory({', '.join(probes)}):\n"
-               f"    def probes({head}):\n"
-               f"{calls}"
-               f"    return probes\n")
+        names = tuple(f"{prefix}{i}" for i in range(len(probes)))
+        calls = "".join(f"    {p}({head})\n" for p in names) or "    pass\n"
         ns: dict[str, Any] = {}
-        exec(compile(src, "<staticcall tracepoint>", "exec"), ns)
-        factory = _FACTORIES[(params, count)] = ns["factory"]
-    return factory
+        exec(compile(f"def probes({head}):\n{calls}", "<staticcall tracepoint>", "exec"), ns)
+        template = _TEMPLATES[(params, len(probes))] = (ns["probes"].__code__, names)
+    code, names = template
+    namespace: dict[str, Any] = {"__builtins__": builtins, **dict(zip(names, probes))}
+    return types.FunctionType(code, namespace)
 
 
 def _generate(tp: Tracepoint[Any], probes: tuple[Any, ...]) -> Callable[..., None]:
@@ -134,7 +140,7 @@ def _generate(tp: Tracepoint[Any], probes: tuple[Any, ...]) -> Callable[..., Non
     if params is not None and proto is not None and not all(
             _binds_by_position(params, proto, p) for p in probes):
         params = None
-    func = _factory(params, len(probes))(*probes)
+    func = _probes_function(params, probes)
     func.__name__ = f"{tp.name}_probes"
     func.__qualname__ = f"tracepoint({tp.name}).probes[{len(probes)}]"
     return func
@@ -199,7 +205,7 @@ class Tracepoint(PartialOf[F], Named):
         d["__doc__"] = getattr(prototype, "__doc__", None) if prototype is not None else None
         d["_tp_params"] = _simple_parameters(sig)
         # with no probe, calls still bind to the prototype's parameters (when simple)
-        d["_tp_idle"] = idle = _factory(d["_tp_params"], 0)()
+        d["_tp_idle"] = idle = _probes_function(d["_tp_params"], ())
         idle.__qualname__ = f"tracepoint({name or 'anonymous'}).no_probe"
         functools.partial.__setstate__(self, (idle, (), None, d))  # type: ignore[attr-defined, unused-ignore]
         d["_tp_probes"] = ()

@@ -1,16 +1,17 @@
 """Keys and the runtime path: everything that works without rewriting bytecode.
 
-A key (``StaticCall``) is a ``functools.partial`` subclass whose wrapped callable is
-the key's *effective* callable: the target, a raiser for NULL, or
-``static_call_return0`` for RET0. ``partial``'s C-level call goes straight to it, which
-makes calling a key cheaper than any Python ``__call__`` could. The partial's public
-fields (``func``, ``args``, ``keywords``) show a forwarder instead, so that nothing that
-unwraps a key can keep the target of the moment.
+A key (``StaticCall``) is a forwarder (``_forward``: the compiled accelerator's type,
+else a ``functools.partial`` subclass) whose C-level call goes straight to the key's
+*effective* callable: the target, a raiser for NULL, or ``static_call_return0`` for
+RET0. That makes calling a key cheaper than any Python ``__call__`` could. No attribute
+shows the effective callable; the partial-like fields (``func``, ``args``,
+``keywords``) show a forwarder instead, so that nothing that unwraps a key can keep the
+target of the moment.
 
-``static_call(key)`` and ``static_call_cond(key)`` are the bound ``__getitem__`` of two
-tables that map each key to a small generated trampoline (a Python function with the
-prototype's parameters whose target lives in a closure cell), so the undecorated form
-costs one C-level lookup and one Python-to-Python call.
+``static_call(key)`` and ``static_call_cond(key)`` hand out a small generated trampoline
+per key (a Python function with the prototype's parameters whose target lives in a
+closure cell): one C-level lookup (a field of the key, or a dict) and one
+Python-to-Python call, which a JIT trace can follow into the target.
 """
 
 from __future__ import annotations
@@ -27,7 +28,6 @@ from typing import (
     TYPE_CHECKING,
     Any,
     Callable,
-    Generic,
     Iterator,
     Mapping,
     ParamSpec,
@@ -35,6 +35,7 @@ from typing import (
     overload,
 )
 
+from . import _forward
 from ._errors import (
     StaticCallError,
     StaticCallNullError,
@@ -206,44 +207,13 @@ if TYPE_CHECKING:
     def static_call_cond(key: StaticCallHandle) -> Callable[..., Any]: ...
     def static_call_cond(key: Any) -> Any: ...
 else:
-    static_call = _CALL_TABLE.__getitem__
-    static_call_cond = _COND_TABLE.__getitem__
+    static_call, static_call_cond = _forward.lookups(_CALL_TABLE, _COND_TABLE)
 
 # --------------------------------------------------------------------------------------
 # The key type.
 # --------------------------------------------------------------------------------------
 
-if TYPE_CHECKING:
-    class PartialOf(Generic[F]):
-        # Calling one has the type F: a key's target's, a tracepoint's prototype's.
-        @property
-        def __call__(self) -> F:
-            raise NotImplementedError
-else:
-    class PartialOf(functools.partial, Generic[F]):
-        """A ``functools.partial`` (its C-level call) that type-checks as calling ``F``:
-        the base of keys and tracepoints."""
-
-        __slots__ = ()
-
-
-# The partial's own fields (in C: read-only members the C-level call reads directly;
-# with the pure-Python partial: writable slots). Keys hide them behind properties.
-_PARTIAL_FIELDS = {name: functools.partial.__dict__[name] for name in ("func", "args", "keywords")}
-
-
-def _field(name: str, shown: Callable[[Any], Any]) -> Any:
-    """A property that shows ``shown(key)`` in place of the partial's field ``name``; the
-    pure-Python partial's own code may still set the field."""
-    slot = _PARTIAL_FIELDS[name]
-
-    def set_field(self: Any, value: Any) -> None:
-        slot.__set__(self, value)
-
-    return property(shown, set_field, doc=f"Not the target: see static_call_query(). ({name})")
-
-
-class StaticCall(PartialOf[F]):
+class StaticCall(_forward.ForwarderOf[F]):
     """A static call key: a named, replaceable call target.
 
     Create keys with :func:`define_static_call`, :func:`define_static_call_null` or
@@ -251,7 +221,7 @@ class StaticCall(PartialOf[F]):
     ``static_call_cond(key)(...)`` or ``key(...)``.
     """
 
-    # Instance state lives in the partial's __dict__ (keys need a dict anyway for
+    # Instance state lives in the forwarder's __dict__ (keys need a dict anyway for
     # __name__, __doc__, ...). Attribute names start with "_sc_" to stay out of the way.
     if TYPE_CHECKING:
         name: str
@@ -271,9 +241,9 @@ class StaticCall(PartialOf[F]):
     if not TYPE_CHECKING:
         # Code that unwraps partials (functools.partial in pure Python, toolz.curry,
         # inspect) sees a forwarder that follows updates, never the target of the moment.
-        func = _field("func", lambda self: self._sc_call_any)
-        args = _field("args", lambda self: ())
-        keywords = _field("keywords", lambda self: {})
+        func = _forward.hidden_field("func", lambda self: self._sc_call_any)
+        args = _forward.hidden_field("args", lambda self: ())
+        keywords = _forward.hidden_field("keywords", lambda self: {})
 
     def __new__(cls, *args: Any, **kwargs: Any) -> StaticCall[F]:
         raise TypeError("create keys with define_static_call(), define_static_call_null() "
@@ -291,7 +261,7 @@ class StaticCall(PartialOf[F]):
         if not isinstance(name, str):
             raise TypeError(f"a key's name must be a str, not {type(name).__name__}")
         null = make_null_raiser(name)
-        self: StaticCall[Any] = functools.partial.__new__(cls, null)  # type: ignore[call-overload, type-var, unused-ignore]
+        self: StaticCall[Any] = _forward.new(cls, null)
         d = self.__dict__
         d["name"] = name
         d["__name__"] = name
@@ -332,14 +302,13 @@ class StaticCall(PartialOf[F]):
             find_cycle(self, target, resolve=False)
         _CALL_TABLE[self] = d["_sc_call_tramp"]
         _COND_TABLE[self] = d["_sc_cond_tramp"]
+        _forward.set_entries(self, d["_sc_call_tramp"], d["_sc_cond_tramp"])
         if target is not None:
             self._sc_set_runtime(target)
         return self
 
-    # Keys are descriptors that bind to nothing, so a key stored on a class is
-    # reached unchanged through instances (partial itself binds on 3.14+).
-    def __get__(self, obj: Any, objtype: Any = None) -> StaticCall[F]:
-        return self
+    # Keys are descriptors that bind to nothing (ForwarderOf's __get__), so a key
+    # stored on a class is reached unchanged through instances.
 
     @reprlib.recursive_repr("<StaticCall ...>")
     def __repr__(self) -> str:
@@ -388,7 +357,8 @@ class StaticCall(PartialOf[F]):
         exact = _binds_like(self._sc_params, target, sig)
         _CALL_TABLE[self] = self._sc_call_tramp if exact else self._sc_call_any
         _COND_TABLE[self] = self._sc_cond_tramp if exact else self._sc_cond_any
-        functools.partial.__setstate__(self, (call, (), None, self.__dict__))  # type: ignore[attr-defined, unused-ignore]
+        _forward.set_entries(self, _CALL_TABLE[self], _COND_TABLE[self])
+        _forward.set_target(self, call)
         return old
 
 

@@ -24,9 +24,9 @@ reaches the caller. A site is recorded (in ``tp._tp_sites``) under ``UPDATE_LOCK
 laid out for ``tp._tp_key``'s state and ``tp._tp_target`` as read then.
 
 The runtime path (calling ``tp(args)`` in code that is not rewritten) needs none of
-this: a tracepoint is a ``functools.partial`` whose function is a no-op (with the
-prototype's parameters) with no probe, else a generated function that calls every probe
-and returns ``None``.
+this: a tracepoint is a forwarder (``_forward``, as keys are) whose effective callable
+is a no-op (with the prototype's parameters) with no probe, else a generated function
+that calls every probe and returns ``None``.
 """
 
 from __future__ import annotations
@@ -36,8 +36,9 @@ import inspect
 import types
 from typing import TYPE_CHECKING, Any, Callable, Iterator, TypeVar, overload
 
+from . import _forward
 from ._errors import StaticCallError, StaticCallSignatureError
-from ._keys import UPDATE_LOCK, PartialOf, StaticCall, keys_of_trampoline
+from ._keys import UPDATE_LOCK, StaticCall, keys_of_trampoline
 from ._naming import Named, defining_module
 from ._signature import incompatibility, signature_of
 from ._static_keys import StaticKey, set_state
@@ -158,7 +159,7 @@ class _TracepointKey(StaticKey):
         return f"{self.__dict__['_tp_owner'].name}.enabled"
 
 
-class Tracepoint(PartialOf[F], Named):
+class Tracepoint(_forward.ForwarderOf[F], Named):
     """A tracepoint: ``tp(args)`` calls every attached probe, in registration order.
 
     Create one with :func:`define_tracepoint`; attach probes with
@@ -189,7 +190,7 @@ class Tracepoint(PartialOf[F], Named):
         if name is None and prototype is not None:
             found = getattr(prototype, "__name__", None)
             name = found if isinstance(found, str) and found != "<lambda>" else None
-        self: Tracepoint[Any] = functools.partial.__new__(cls, _no_probe)  # type: ignore[call-overload, type-var, unused-ignore]
+        self: Tracepoint[Any] = _forward.new(cls, _no_probe)
         self._init_name(name, module)
         d = self.__dict__
         sig = signature_of(prototype)
@@ -201,7 +202,7 @@ class Tracepoint(PartialOf[F], Named):
         # with no probe, calls still bind to the prototype's parameters (when simple)
         d["_tp_idle"] = idle = _factory(d["_tp_params"], 0)()
         idle.__qualname__ = f"tracepoint({name or 'anonymous'}).no_probe"
-        functools.partial.__setstate__(self, (idle, (), None, d))  # type: ignore[attr-defined, unused-ignore]
+        _forward.set_target(self, idle)
         d["_tp_probes"] = ()
         d["_tp_target"] = None
         d["_tp_sites"] = {}  # filled by the rewriter
@@ -211,9 +212,8 @@ class Tracepoint(PartialOf[F], Named):
         _ALL.append(self)
         return self
 
-    # A tracepoint stored on a class is reached unchanged through instances.
-    def __get__(self, obj: Any, objtype: Any = None) -> Tracepoint[F]:
-        return self
+    # A tracepoint stored on a class is reached unchanged through instances
+    # (ForwarderOf's __get__).
 
     def __repr__(self) -> str:
         n = len(self._tp_probes)
@@ -405,7 +405,7 @@ def _set_probes(tp: Tracepoint[Any], probes: tuple[Any, ...]) -> None:
     d = tp.__dict__
     d["_tp_probes"] = probes
     d["_tp_target"] = new
-    functools.partial.__setstate__(tp, (runtime, (), None, d))  # type: ignore[attr-defined, unused-ignore]
+    _forward.set_target(tp, runtime)
 
 
 def register_probe(tp: Tracepoint[F], probe: F) -> None:

@@ -75,7 +75,8 @@ def _run(code: str, **env: str) -> subprocess.CompletedProcess[str]:
 def test_a_bogus_choice_is_an_error() -> None:
     done = _run("import staticcall", STATICCALL_ACCEL="fast")
     assert done.returncode != 0
-    assert "STATICCALL_ACCEL='fast'" in done.stderr and "StaticCallError" in done.stderr
+    assert "STATICCALL_ACCEL='fast' is not a choice" in done.stderr
+    assert "StaticCallError" in done.stderr
 
 
 @pytest.mark.parametrize("choice", ["0", ""])

@@ -18,20 +18,15 @@ from __future__ import annotations
 
 import functools
 import importlib
-import os
 from typing import TYPE_CHECKING, Any, Callable, Generic, TypeVar
 
-from ._errors import StaticCallError
+from . import _env
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _load_accel() -> Any:
-    choice = os.environ.get("STATICCALL_ACCEL", "")
-    if choice not in ("", "0", "1"):
-        raise StaticCallError(f"STATICCALL_ACCEL={choice!r}: use 1 (require the compiled "
-                              f"accelerator), 0 (pure Python) or leave it unset (use it "
-                              f"when built)")
+    choice = _env.accel()
     if choice == "0":
         return None
     try:

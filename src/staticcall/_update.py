@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import sys
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, TypeVar, overload
 
-from . import _patch, _static_keys, _tracepoints
+from . import _static_keys, _tracepoints
 from ._errors import StaticCallError, StaticCallSignatureError
 from ._keys import (
     UNSET,
@@ -17,7 +19,6 @@ from ._keys import (
     target_repr,
 )
 from ._signature import incompatibility, misfit_message, signature_of
-from ._sites import Patcher, sites_of
 from ._static_keys import StaticKey
 from ._tracepoints import Tracepoint
 
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
     from contextlib import AbstractContextManager
 
     from ._exports import StaticCallHandle
+    from ._sites import Patcher
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -65,6 +67,13 @@ def _patch_all(records: list[Any], step: Callable[[Patcher, Any], None],
     fail), and drop stale traces. What the writes replaced is released when this
     returns (the patcher keeps it until then): a frame still using a replaced target
     holds its own reference."""
+    if not records:  # nothing to patch: the rewriter's modules need not be loaded
+        if then is not None:
+            then(SimpleNamespace(keep=[]))  # type: ignore[arg-type]
+        return
+    from . import _patch
+    from ._sites import Patcher
+
     patcher = Patcher()
     try:
         for rec in records:
@@ -104,9 +113,18 @@ def _apply(changes: list[tuple[StaticCall[Any], Any]], sigs: dict[int, Any] | No
 def _state_changed(key: StaticKey, enabled: bool) -> None:
     """The static keys' hook: make every branch site of ``key`` (or, for a tracepoint's
     key, every site of the tracepoint) take the direction ``enabled`` selects."""
+    table = _site_table()
+    if table is None:
+        return
     owner = key.__dict__.get("_tp_owner")
-    records = sites_of(owner if owner is not None else key) or {}
+    records = table.sites_of(owner if owner is not None else key) or {}
     _patch_all(list(records.values()), lambda p, rec: p.set_branch(rec, enabled))
+
+
+def _site_table() -> Any:
+    """The site table's module, or ``None`` while it is not loaded: then nothing has been
+    rewritten, no site exists anywhere and there is nothing to patch."""
+    return sys.modules.get(f"{__package__}._sites")
 
 
 def _target_changed(tp: Tracepoint[Any], old: Any, new: Any) -> None:

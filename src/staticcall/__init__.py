@@ -8,7 +8,6 @@ at all, for NULL and RET0 targets); :func:`static_call_update` retargets every s
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any, TextIO
 
 from ._aliases import (
     DECLARE_STATIC_CALL,
@@ -77,6 +76,7 @@ from ._tracepoints import (
     tracepoint_probes,
     unregister_probe,
 )
+from ._typing import TYPE_CHECKING
 from ._update import static_call_override, static_call_update, static_call_update_many
 
 __version__ = "0.1.0"
@@ -84,6 +84,8 @@ __version__ = "0.1.0"
 _mode()  # an unknown STATICCALL_MODE is an error at import
 
 if TYPE_CHECKING:
+    from typing import Any, TextIO
+
     from ._decorator import static_calls
     from ._sites import Site, static_call_sites
 

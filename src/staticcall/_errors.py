@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-import pickle
+try:  # the class pickle.PicklingError is, without importing all of pickle
+    from _pickle import PicklingError
+except ImportError:
+    from pickle import PicklingError
 
 __all__ = [
     "StaticCallError",
@@ -34,7 +37,7 @@ class StaticCallWarning(UserWarning):
     """Something works, but not the way it would on a supported interpreter."""
 
 
-class StaticCallPicklingError(StaticCallError, pickle.PicklingError):
+class StaticCallPicklingError(StaticCallError, PicklingError):
     """A key that cannot be pickled by reference: it is not reachable by name from the
     module that defined it (internal subclass; ``StaticCallError`` is the contract)."""
 

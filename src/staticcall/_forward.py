@@ -18,11 +18,12 @@ from __future__ import annotations
 
 import functools
 import importlib
-from typing import TYPE_CHECKING, Any, Callable, Generic, TypeVar
 
 from . import _env
+from ._typing import TYPE_CHECKING, F, Generic
 
-F = TypeVar("F", bound=Callable[..., Any])
+if TYPE_CHECKING:
+    from typing import Any, Callable
 
 
 def _load_accel() -> Any:

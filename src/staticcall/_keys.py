@@ -16,24 +16,13 @@ Python-to-Python call, which a JIT trace can follow into the target.
 
 from __future__ import annotations
 
+import _thread
 import functools
-import inspect
 import reprlib
 import sys
-import threading
 import types
 import weakref
 from types import EllipsisType
-from typing import (
-    TYPE_CHECKING,
-    Any,
-    Callable,
-    Iterator,
-    Mapping,
-    ParamSpec,
-    TypeVar,
-    overload,
-)
 
 from . import _forward
 from ._errors import (
@@ -43,15 +32,18 @@ from ._errors import (
     StaticCallSignatureError,
 )
 from ._naming import defining_module
-from ._signature import signature_of
+from ._typing import TYPE_CHECKING, F, overload
 
-F = TypeVar("F", bound=Callable[..., Any])
-G = TypeVar("G", bound=Callable[..., Any])
-P = ParamSpec("P")
-R = TypeVar("R")
+if TYPE_CHECKING:
+    import inspect
+    from typing import Any, Callable, Iterator, Mapping, ParamSpec, TypeVar
+
+    G = TypeVar("G", bound=Callable[..., Any])
+    P = ParamSpec("P")
+    R = TypeVar("R")
 
 #: Serialises every update; calls never take it.
-UPDATE_LOCK = threading.RLock()
+UPDATE_LOCK = _thread.RLock()
 
 
 def static_call_return0(*args: Any, **kwargs: Any) -> int:
@@ -62,12 +54,6 @@ def static_call_return0(*args: Any, **kwargs: Any) -> int:
 def _return_none(*args: Any, **kwargs: Any) -> None:
     return None
 
-
-#: The signature of a key without a prototype: it forwards any call.
-_ANY_SIGNATURE = inspect.Signature([
-    inspect.Parameter("args", inspect.Parameter.VAR_POSITIONAL),
-    inspect.Parameter("kwargs", inspect.Parameter.VAR_KEYWORD),
-])
 
 
 class _Unset:
@@ -128,6 +114,8 @@ def _binds_like(params: tuple[str, ...] | None, target: Any, sig: Any = UNSET) -
     if params is None or target is None or target is static_call_return0:
         return True
     if sig is UNSET:
+        from ._signature import signature_of  # with inspect: loaded at the first key
+
         sig = signature_of(target)
     if sig is None:
         return False
@@ -252,6 +240,8 @@ class StaticCall(_forward.ForwarderOf[F]):
     @classmethod
     def _create(cls, target: Any, prototype: Callable[..., Any] | None, name: str | None,
                 module: str) -> StaticCall[Any]:
+        from ._signature import any_signature, signature_of
+
         source = target if callable(target) and target is not static_call_return0 else prototype
         explicit = name
         if name is None:
@@ -278,7 +268,7 @@ class StaticCall(_forward.ForwarderOf[F]):
                 and target is not static_call_return0 and d["_sc_prototype"] is not None):
             _check_default_target(name, target, d["_sc_prototype"])
         # what inspect.signature(), help() and documentation tools show for the key
-        d["__signature__"] = d["_sc_prototype"] or _ANY_SIGNATURE
+        d["__signature__"] = d["_sc_prototype"] or any_signature()
         d["_sc_params"] = _simple_parameters(d["_sc_prototype"])
         d["_sc_null"] = null
         d["_sc_target"] = None
@@ -390,7 +380,7 @@ def _reference_name(key: StaticCall[Any]) -> str:
 
 
 def _check_default_target(name: str, target: Any, proto: inspect.Signature) -> None:
-    from ._signature import incompatibility, misfit_message
+    from ._signature import incompatibility, misfit_message, signature_of
 
     sig = signature_of(target)
     if sig is not None and incompatibility(proto, sig) is not None:

@@ -32,16 +32,18 @@ that calls every probe and returns ``None``.
 from __future__ import annotations
 
 import functools
-import inspect
 import types
-from typing import TYPE_CHECKING, Any, Callable, Iterator, TypeVar, overload
 
 from . import _forward
 from ._errors import StaticCallError, StaticCallSignatureError
 from ._keys import UPDATE_LOCK, StaticCall, keys_of_trampoline
 from ._naming import Named, defining_module
-from ._signature import incompatibility, signature_of
 from ._static_keys import StaticKey, set_state
+from ._typing import TYPE_CHECKING, F, overload
+
+if TYPE_CHECKING:
+    import inspect
+    from typing import Any, Callable, Iterator
 
 __all__ = [
     "Tracepoint",
@@ -52,7 +54,6 @@ __all__ = [
     "tracepoint_probes",
 ]
 
-F = TypeVar("F", bound=Callable[..., Any])
 
 #: Set by the rewriter: ``hook(tp, old_target, new_target)``, called under
 #: ``UPDATE_LOCK`` before a tracepoint's current callable changes (see the module
@@ -71,7 +72,6 @@ def _no_probe(*args: Any, **kwargs: Any) -> None:
 # Generated functions: one per probe list, calling each probe in order.
 # --------------------------------------------------------------------------------------
 
-_P = inspect.Parameter
 _FACTORIES: dict[tuple[tuple[str, ...] | None, int], Callable[..., Callable[..., None]]] = {}
 
 
@@ -82,8 +82,7 @@ def _simple_parameters(sig: inspect.Signature | None) -> tuple[str, ...] | None:
         return None
     names = []
     for p in sig.parameters.values():
-        if p.kind not in (_P.POSITIONAL_ONLY, _P.POSITIONAL_OR_KEYWORD) \
-                or p.default is not _P.empty:
+        if p.kind not in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) or p.default is not p.empty:
             return None
         names.append(p.name)
     return tuple(names) if len(names) <= 32 else None
@@ -94,8 +93,10 @@ def _binds_by_position(params: tuple[str, ...], proto: inspect.Signature,
     """Whether passing a call's arguments to ``probe`` by position binds it as the call
     itself would: keyword arguments of the call can only name the prototype's
     positional-or-keyword parameters, so the probe must have those, in that order."""
+    from ._signature import signature_of
+
     keywordable = [p.name for p in proto.parameters.values()
-                   if p.kind is _P.POSITIONAL_OR_KEYWORD]
+                   if p.kind is p.POSITIONAL_OR_KEYWORD]
     if not keywordable:
         return True
     sig = signature_of(probe)
@@ -103,7 +104,7 @@ def _binds_by_position(params: tuple[str, ...], proto: inspect.Signature,
         return False
     leading = list(sig.parameters.values())[:len(params)]
     return len(leading) == len(params) and all(
-        p.name == name and p.kind is _P.POSITIONAL_OR_KEYWORD
+        p.name == name and p.kind is p.POSITIONAL_OR_KEYWORD
         for p, name in zip(leading, params) if name in keywordable)
 
 
@@ -190,13 +191,14 @@ class Tracepoint(_forward.ForwarderOf[F], Named):
         if name is None and prototype is not None:
             found = getattr(prototype, "__name__", None)
             name = found if isinstance(found, str) and found != "<lambda>" else None
+        from ._signature import any_signature, signature_of  # inspect: at the first one
+
         self: Tracepoint[Any] = _forward.new(cls, _no_probe)
         self._init_name(name, module)
         d = self.__dict__
         sig = signature_of(prototype)
         d["_tp_prototype"] = sig
-        d["__signature__"] = sig or inspect.Signature([
-            _P("args", _P.VAR_POSITIONAL), _P("kwargs", _P.VAR_KEYWORD)])
+        d["__signature__"] = sig or any_signature()
         d["__doc__"] = getattr(prototype, "__doc__", None) if prototype is not None else None
         d["_tp_params"] = _simple_parameters(sig)
         # with no probe, calls still bind to the prototype's parameters (when simple)
@@ -348,6 +350,8 @@ def _check_probe(tp: Tracepoint[Any], probe: Any) -> None:
     proto = tp._tp_prototype
     if proto is None:
         return
+    from ._signature import incompatibility, signature_of
+
     sig = signature_of(probe)
     if sig is None:
         return  # unreadable (some builtins): accepted, as static_call_update does

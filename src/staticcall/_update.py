@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import collections.abc
 import contextlib
 import sys
 from types import SimpleNamespace
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, TypeVar, overload
 
 from . import _static_keys, _tracepoints
 from ._errors import StaticCallError, StaticCallSignatureError
@@ -18,17 +18,17 @@ from ._keys import (
     static_call_return0,
     target_repr,
 )
-from ._signature import incompatibility, misfit_message, signature_of
 from ._static_keys import StaticKey
 from ._tracepoints import Tracepoint
+from ._typing import TYPE_CHECKING, F, overload
 
 if TYPE_CHECKING:
     from contextlib import AbstractContextManager
+    from typing import Any, Callable, Iterator, Mapping
 
     from ._exports import StaticCallHandle
     from ._sites import Patcher
 
-F = TypeVar("F", bound=Callable[..., Any])
 
 #: Test hook: called with each site record before it is patched (failure injection).
 _before_site_patch: Callable[[Any], None] | None = None
@@ -52,6 +52,8 @@ def _check_target(key: StaticCall[Any], func: Any,
     proto = key._sc_prototype
     if proto is None:
         return UNSET
+    from ._signature import incompatibility, misfit_message, signature_of
+
     sig = signature_of(func)
     if sig is None:
         return None
@@ -159,7 +161,7 @@ def static_call_update(key: Any, func: Any) -> Any:
 
 def static_call_update_many(updates: Mapping[Any, Any]) -> dict[Any, Any]:
     """Update several keys at once, all or nothing; returns ``{key: previous}``."""
-    if not isinstance(updates, Mapping):
+    if not isinstance(updates, collections.abc.Mapping):
         raise TypeError(f"static_call_update_many() expects a mapping, "
                         f"not {type(updates).__name__}")
     resolved: dict[StaticCall[Any], Any] = {}

@@ -198,7 +198,8 @@ def test_import_does_not_load_the_tools() -> None:
 #: libraries only they need, and the standard library's heavier modules (``typing``
 #: alone, with ``re``, ``enum`` and ``contextlib``, was half of the import's time).
 HEAVY = ("bytecode", "ctypes", "dataclasses", "inspect", "typing", "dis", "ast", "re",
-         "enum", "pickle", "threading", "sysconfig",
+         "enum", "pickle", "threading", "sysconfig", "collections", "functools",
+         "contextlib", "weakref",
          "staticcall._decorator", "staticcall._rewrite", "staticcall._patch",
          "staticcall._sites", "staticcall._opcodes", "staticcall._factory",
          "staticcall._signature")

@@ -16,7 +16,6 @@ accelerator (an ``ImportError`` if it is not built); unset, it is used when pres
 
 from __future__ import annotations
 
-import functools
 import importlib
 
 from . import _env
@@ -37,6 +36,14 @@ def _load_accel() -> Any:
             raise
         return None
 
+
+if TYPE_CHECKING:
+    from functools import partial as partial
+else:
+    try:  # functools.partial itself, without importing functools (and collections)
+        from _functools import partial
+    except ImportError:  # no C functools: its pure-Python partial
+        from functools import partial
 
 _accel = _load_accel()
 
@@ -61,7 +68,7 @@ elif _accel is not None:
 
     _accel.enable_vectorcall(ForwarderOf)
 else:
-    class ForwarderOf(functools.partial, Generic[F]):
+    class ForwarderOf(partial, Generic[F]):
         """A ``functools.partial`` (its C-level call) that type-checks as calling ``F``."""
 
         __slots__ = ()
@@ -78,7 +85,7 @@ def new(cls: type[Any], target: Callable[..., Any]) -> Any:
         obj = _accel.Forwarder.__new__(cls)
         _accel.set_target(obj, target)
         return obj
-    return functools.partial.__new__(cls, target)
+    return partial.__new__(cls, target)
 
 
 def set_target(obj: Any, target: Callable[..., Any]) -> None:
@@ -86,7 +93,7 @@ def set_target(obj: Any, target: Callable[..., Any]) -> None:
     if _accel is not None:
         _accel.set_target(obj, target)
     else:
-        functools.partial.__setstate__(obj, (target, (), None, obj.__dict__))  # type: ignore[attr-defined, unused-ignore]
+        partial.__setstate__(obj, (target, (), None, obj.__dict__))  # type: ignore[attr-defined, unused-ignore]
 
 
 def set_entries(obj: Any, call: Callable[..., Any], cond: Callable[..., Any]) -> None:
@@ -107,7 +114,7 @@ def lookups(call_table: Any, cond_table: Any) -> tuple[Any, Any]:
 
 # The partial's own fields (in C: read-only members the C-level call reads directly;
 # with the pure-Python partial: writable slots). Keys hide them behind properties.
-_PARTIAL_FIELDS = {name: functools.partial.__dict__[name] for name in ("func", "args", "keywords")}
+_PARTIAL_FIELDS = {name: partial.__dict__[name] for name in ("func", "args", "keywords")}
 
 
 def hidden_field(name: str, shown: Callable[[Any], Any]) -> Any:

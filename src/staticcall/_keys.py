@@ -17,18 +17,16 @@ Python-to-Python call, which a JIT trace can follow into the target.
 from __future__ import annotations
 
 import _thread
-import functools
 import reprlib
 import sys
 import types
-import weakref
+from _weakref import CallableProxyType  # weakref's, without the rest of weakref
 from types import EllipsisType
 
 from . import _forward
 from ._errors import (
     StaticCallError,
     StaticCallNullError,
-    StaticCallPicklingError,
     StaticCallSignatureError,
 )
 from ._naming import defining_module
@@ -373,6 +371,8 @@ def _reference_name(key: StaticCall[Any]) -> str:
                 for sub, member in list(vars(value).items()):
                     if member is key:
                         return f"{attr}.{sub}"
+    from ._errors import StaticCallPicklingError
+
     raise StaticCallPicklingError(
         f"static call {key.name!r}: cannot pickle the key by reference: module "
         f"{module_name!r} has no global (or class attribute) that is this key; keys pickle "
@@ -420,8 +420,11 @@ def target_repr(target: Any) -> str:
 
 #: The C lru_cache wrapper (a call through it is a C-level call); without _functools,
 #: lru_cache makes Python functions, whose frames the recursion limit guards.
-_LRU_WRAPPER: Any = type(functools.lru_cache(None)(_return_none))
-if _LRU_WRAPPER is types.FunctionType:
+try:
+    from _functools import (  # type: ignore[import-not-found, unused-ignore]
+        _lru_cache_wrapper as _LRU_WRAPPER,
+    )
+except ImportError:
     _LRU_WRAPPER = None
 
 #: The longest chain of keys a target may lead through. Each link is one C-level call
@@ -437,7 +440,7 @@ def _next_hops(obj: Any, resolve: bool = True) -> tuple[str, list[Any]]:
     kind = type(obj)
     if kind is types.BuiltinFunctionType:
         return "", []
-    if kind is weakref.CallableProxyType:
+    if kind is CallableProxyType:
         try:
             return "weakref.proxy", [obj.__call__.__self__]  # the referent
         except ReferenceError:
@@ -462,7 +465,7 @@ def _next_hops(obj: Any, resolve: bool = True) -> tuple[str, list[Any]]:
     follow = getattr(kind, "_sc_forwards_to", None)
     if follow is not None:
         return f"{getattr(kind, '_kind', kind.__name__)} {obj.name!r}", list(follow(obj))
-    if issubclass(kind, functools.partial):
+    if issubclass(kind, _forward.partial):
         return "partial", [obj.func]
     if issubclass(kind, (types.MethodType, staticmethod, classmethod)):
         return str(kind.__name__), [obj.__func__]
@@ -470,7 +473,7 @@ def _next_hops(obj: Any, resolve: bool = True) -> tuple[str, list[Any]]:
         return "lru_cache", [obj.__wrapped__]
     # an instance whose class's __call__ is itself a forwarder (a key does not bind)
     call = next((vars(c)["__call__"] for c in kind.__mro__ if "__call__" in vars(c)), None)
-    if issubclass(type(call), (StaticCall, StaticCallHandle, functools.partial)):
+    if issubclass(type(call), (StaticCall, StaticCallHandle, _forward.partial)):
         return f"{kind.__name__}()", [call]
     return "", []
 

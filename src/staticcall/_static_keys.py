@@ -23,7 +23,6 @@ For the rewriter:
 from __future__ import annotations
 
 import os
-import warnings
 
 from ._errors import StaticCallError, StaticCallWarning
 from ._keys import UPDATE_LOCK
@@ -330,6 +329,8 @@ def _deferred_expired(key: StaticKey) -> None:
             _apply_pending(key)
         except Exception as exc:
             # Leave it pending: static_key_deferred_flush() applies it (and raises).
+            import warnings
+
             warnings.warn(StaticCallWarning(
                 f"static key {key.name!r}: deferred decrement failed, still pending: {exc}"),
                 stacklevel=1)

@@ -31,7 +31,6 @@ that calls every probe and returns ``None``.
 
 from __future__ import annotations
 
-import functools
 import types
 
 from . import _forward
@@ -301,7 +300,7 @@ def _next_targets(obj: Any) -> Iterator[Any]:
     if isinstance(obj, StaticCallHandle):
         yield getattr(obj, "_key", None)
         return
-    if isinstance(obj, functools.partial):
+    if isinstance(obj, _forward.partial):
         yield obj.func
         return
     owner = getattr(obj, "__self__", None)

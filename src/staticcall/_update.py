@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import collections.abc
-import contextlib
 import sys
+from _collections_abc import Mapping as _Mapping  # collections.abc's, already loaded
 from types import SimpleNamespace
 
 from . import _static_keys, _tracepoints
@@ -24,7 +23,7 @@ from ._typing import TYPE_CHECKING, F, overload
 
 if TYPE_CHECKING:
     from contextlib import AbstractContextManager
-    from typing import Any, Callable, Iterator, Mapping
+    from typing import Any, Callable, Mapping
 
     from ._exports import StaticCallHandle
     from ._sites import Patcher
@@ -161,7 +160,7 @@ def static_call_update(key: Any, func: Any) -> Any:
 
 def static_call_update_many(updates: Mapping[Any, Any]) -> dict[Any, Any]:
     """Update several keys at once, all or nothing; returns ``{key: previous}``."""
-    if not isinstance(updates, collections.abc.Mapping):
+    if not isinstance(updates, _Mapping):
         raise TypeError(f"static_call_update_many() expects a mapping, "
                         f"not {type(updates).__name__}")
     resolved: dict[StaticCall[Any], Any] = {}
@@ -213,16 +212,27 @@ class _Active:
 _ACTIVE: dict[int, tuple[StaticCall[Any], list[_Active]]] = {}
 
 
-@contextlib.contextmanager
-def _override(k: StaticCall[Any], func: Any) -> Iterator[Any]:
-    with UPDATE_LOCK:
-        previous = static_call_update(k, func)
-        entry = _Active(func, previous)
-        _ACTIVE.setdefault(id(k), (k, []))[1].append(entry)
-    try:
-        yield previous
-    finally:
-        _end_override(k, entry)
+class _override:  # noqa: N801 - used as contextlib.contextmanager functions are
+    """The context manager of one override: the update happens on entry."""
+
+    __slots__ = ("key", "func", "entry")
+
+    def __init__(self, k: StaticCall[Any], func: Any) -> None:
+        self.key, self.func = k, func
+        self.entry: _Active | None = None
+
+    def __enter__(self) -> Any:
+        if self.entry is not None:
+            raise RuntimeError("static_call_override(): this override was entered already")
+        with UPDATE_LOCK:
+            previous = static_call_update(self.key, self.func)
+            self.entry = _Active(self.func, previous)
+            _ACTIVE.setdefault(id(self.key), (self.key, []))[1].append(self.entry)
+        return previous
+
+    def __exit__(self, *exc_info: object) -> None:
+        assert self.entry is not None
+        _end_override(self.key, self.entry)
 
 
 def _end_override(k: StaticCall[Any], entry: _Active) -> None:

@@ -139,15 +139,22 @@ static PyTypeObject ForwarderType = {
 
 /* ------------------------------------------------------------------------------------ */
 
+/* The forwarder that is the first of exactly ``expected`` arguments, or NULL with a
+   TypeError. */
 static Forwarder *
-as_forwarder(PyObject *obj, const char *func)
+forwarder_arg(PyObject *const *args, Py_ssize_t nargs, Py_ssize_t expected, const char *func)
 {
-    if (!Forwarder_Check(obj)) {
-        PyErr_Format(PyExc_TypeError, "%s() expects a Forwarder, not %.200s", func,
-                     Py_TYPE(obj)->tp_name);
+    if (nargs != expected) {
+        PyErr_Format(PyExc_TypeError, "%s() takes %zd arguments (%zd given)", func, expected,
+                     nargs);
         return NULL;
     }
-    return (Forwarder *)obj;
+    if (!Forwarder_Check(args[0])) {
+        PyErr_Format(PyExc_TypeError, "%s() expects a Forwarder, not %.200s", func,
+                     Py_TYPE(args[0])->tp_name);
+        return NULL;
+    }
+    return (Forwarder *)args[0];
 }
 
 /* Replaces *slot with value (a new reference taken here); the old value is released
@@ -163,11 +170,7 @@ replace(PyObject **slot, PyObject *value)
 static PyObject *
 set_target(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (nargs != 2) {
-        PyErr_Format(PyExc_TypeError, "set_target() takes 2 arguments (%zd given)", nargs);
-        return NULL;
-    }
-    Forwarder *self = as_forwarder(args[0], "set_target");
+    Forwarder *self = forwarder_arg(args, nargs, 2, "set_target");
     if (self == NULL) {
         return NULL;
     }
@@ -183,11 +186,7 @@ set_target(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 static PyObject *
 set_entries(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (nargs != 3) {
-        PyErr_Format(PyExc_TypeError, "set_entries() takes 3 arguments (%zd given)", nargs);
-        return NULL;
-    }
-    Forwarder *self = as_forwarder(args[0], "set_entries");
+    Forwarder *self = forwarder_arg(args, nargs, 3, "set_entries");
     if (self == NULL) {
         return NULL;
     }

@@ -16,8 +16,9 @@ RUNS   ?=
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
 
-# Re-install when pyproject.toml is newer than the stamp (new deps, entry points).
-$(STAMP): pyproject.toml | $(VENV)/bin/python
+# Re-install when pyproject.toml is newer than the stamp (new deps, entry points), or the
+# accelerator's sources are (pip install builds it).
+$(STAMP): pyproject.toml setup.py src/staticcall/_accel.c | $(VENV)/bin/python
 	$(VENV)/bin/python -m pip install -q --disable-pip-version-check -e '.[test]'
 	touch $@
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, TypeVar
+from ._typing import TYPE_CHECKING, F as _F
+
+if TYPE_CHECKING:
+    from typing import Any, Callable
 
 from ._exports import StaticCallHandle, declare_static_call, export_static_call
 from ._keys import UNSET, StaticCall, StaticCall as _Key, prototype_for
@@ -68,8 +71,6 @@ from ._static_keys import (  # noqa: E402
     static_key_set_timeout,
 )
 from ._tracepoints import Tracepoint, define_tracepoint  # noqa: E402
-
-_F = TypeVar("_F", bound=Callable[..., Any])
 
 
 def DEFINE_STATIC_KEY_FALSE(name: str) -> StaticKey:

@@ -7,7 +7,11 @@ reach a key through other means.
 from __future__ import annotations
 
 import importlib
-from typing import Any
+
+from ._typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from typing import Any
 
 from ._errors import StaticCallError, StaticCallPermissionError
 from ._keys import UPDATE_LOCK, Handle, StaticCall

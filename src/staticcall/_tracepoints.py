@@ -24,24 +24,26 @@ reaches the caller. A site is recorded (in ``tp._tp_sites``) under ``UPDATE_LOCK
 laid out for ``tp._tp_key``'s state and ``tp._tp_target`` as read then.
 
 The runtime path (calling ``tp(args)`` in code that is not rewritten) needs none of
-this: a tracepoint is a ``functools.partial`` whose function is a no-op (with the
-prototype's parameters) with no probe, else a generated function that calls every probe
-and returns ``None``.
+this: a tracepoint is a forwarder (``_forward``, as keys are) whose effective callable
+is a no-op (with the prototype's parameters) with no probe, else a generated function
+that calls every probe and returns ``None``.
 """
 
 from __future__ import annotations
 
 import builtins
-import functools
-import inspect
 import types
-from typing import TYPE_CHECKING, Any, Callable, Iterator, TypeVar, overload
 
+from . import _forward
 from ._errors import StaticCallError, StaticCallSignatureError
-from ._keys import UPDATE_LOCK, PartialOf, StaticCall, keys_of_trampoline
+from ._keys import UPDATE_LOCK, StaticCall, keys_of_trampoline
 from ._naming import Named, defining_module
-from ._signature import incompatibility, signature_of
 from ._static_keys import StaticKey, set_state
+from ._typing import TYPE_CHECKING, F, overload
+
+if TYPE_CHECKING:
+    import inspect
+    from typing import Any, Callable, Iterator
 
 __all__ = [
     "Tracepoint",
@@ -52,7 +54,6 @@ __all__ = [
     "tracepoint_probes",
 ]
 
-F = TypeVar("F", bound=Callable[..., Any])
 
 #: Set by the rewriter: ``hook(tp, old_target, new_target)``, called under
 #: ``UPDATE_LOCK`` before a tracepoint's current callable changes (see the module
@@ -71,7 +72,6 @@ def _no_probe(*args: Any, **kwargs: Any) -> None:
 # Generated functions: one per probe list, calling each probe in order.
 # --------------------------------------------------------------------------------------
 
-_P = inspect.Parameter
 #: (parameters, probe count) -> (the function's code, the global names of its probes)
 _TEMPLATES: dict[tuple[tuple[str, ...] | None, int], tuple[types.CodeType, tuple[str, ...]]] = {}
 
@@ -83,8 +83,7 @@ def _simple_parameters(sig: inspect.Signature | None) -> tuple[str, ...] | None:
         return None
     names = []
     for p in sig.parameters.values():
-        if p.kind not in (_P.POSITIONAL_ONLY, _P.POSITIONAL_OR_KEYWORD) \
-                or p.default is not _P.empty:
+        if p.kind not in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) or p.default is not p.empty:
             return None
         names.append(p.name)
     return tuple(names) if len(names) <= 32 else None
@@ -95,8 +94,10 @@ def _binds_by_position(params: tuple[str, ...], proto: inspect.Signature,
     """Whether passing a call's arguments to ``probe`` by position binds it as the call
     itself would: keyword arguments of the call can only name the prototype's
     positional-or-keyword parameters, so the probe must have those, in that order."""
+    from ._signature import signature_of
+
     keywordable = [p.name for p in proto.parameters.values()
-                   if p.kind is _P.POSITIONAL_OR_KEYWORD]
+                   if p.kind is p.POSITIONAL_OR_KEYWORD]
     if not keywordable:
         return True
     sig = signature_of(probe)
@@ -104,7 +105,7 @@ def _binds_by_position(params: tuple[str, ...], proto: inspect.Signature,
         return False
     leading = list(sig.parameters.values())[:len(params)]
     return len(leading) == len(params) and all(
-        p.name == name and p.kind is _P.POSITIONAL_OR_KEYWORD
+        p.name == name and p.kind is p.POSITIONAL_OR_KEYWORD
         for p, name in zip(leading, params) if name in keywordable)
 
 
@@ -164,7 +165,7 @@ class _TracepointKey(StaticKey):
         return f"{self.__dict__['_tp_owner'].name}.enabled"
 
 
-class Tracepoint(PartialOf[F], Named):
+class Tracepoint(_forward.ForwarderOf[F], Named):
     """A tracepoint: ``tp(args)`` calls every attached probe, in registration order.
 
     Create one with :func:`define_tracepoint`; attach probes with
@@ -195,19 +196,20 @@ class Tracepoint(PartialOf[F], Named):
         if name is None and prototype is not None:
             found = getattr(prototype, "__name__", None)
             name = found if isinstance(found, str) and found != "<lambda>" else None
-        self: Tracepoint[Any] = functools.partial.__new__(cls, _no_probe)  # type: ignore[call-overload, type-var, unused-ignore]
+        from ._signature import any_signature, signature_of  # inspect: at the first one
+
+        self: Tracepoint[Any] = _forward.new(cls, _no_probe)
         self._init_name(name, module)
         d = self.__dict__
         sig = signature_of(prototype)
         d["_tp_prototype"] = sig
-        d["__signature__"] = sig or inspect.Signature([
-            _P("args", _P.VAR_POSITIONAL), _P("kwargs", _P.VAR_KEYWORD)])
+        d["__signature__"] = sig or any_signature()
         d["__doc__"] = getattr(prototype, "__doc__", None) if prototype is not None else None
         d["_tp_params"] = _simple_parameters(sig)
         # with no probe, calls still bind to the prototype's parameters (when simple)
         d["_tp_idle"] = idle = _probes_function(d["_tp_params"], ())
         idle.__qualname__ = f"tracepoint({name or 'anonymous'}).no_probe"
-        functools.partial.__setstate__(self, (idle, (), None, d))  # type: ignore[attr-defined, unused-ignore]
+        _forward.set_target(self, idle)
         d["_tp_probes"] = ()
         d["_tp_target"] = None
         d["_tp_sites"] = {}  # filled by the rewriter
@@ -217,9 +219,8 @@ class Tracepoint(PartialOf[F], Named):
         _ALL.append(self)
         return self
 
-    # A tracepoint stored on a class is reached unchanged through instances.
-    def __get__(self, obj: Any, objtype: Any = None) -> Tracepoint[F]:
-        return self
+    # A tracepoint stored on a class is reached unchanged through instances
+    # (ForwarderOf's __get__).
 
     def __repr__(self) -> str:
         n = len(self._tp_probes)
@@ -305,7 +306,7 @@ def _next_targets(obj: Any) -> Iterator[Any]:
     if isinstance(obj, StaticCallHandle):
         yield getattr(obj, "_key", None)
         return
-    if isinstance(obj, functools.partial):
+    if isinstance(obj, _forward.partial):
         yield obj.func
         return
     owner = getattr(obj, "__self__", None)
@@ -354,6 +355,8 @@ def _check_probe(tp: Tracepoint[Any], probe: Any) -> None:
     proto = tp._tp_prototype
     if proto is None:
         return
+    from ._signature import incompatibility, signature_of
+
     sig = signature_of(probe)
     if sig is None:
         return  # unreadable (some builtins): accepted, as static_call_update does
@@ -411,7 +414,7 @@ def _set_probes(tp: Tracepoint[Any], probes: tuple[Any, ...]) -> None:
     d = tp.__dict__
     d["_tp_probes"] = probes
     d["_tp_target"] = new
-    functools.partial.__setstate__(tp, (runtime, (), None, d))  # type: ignore[attr-defined, unused-ignore]
+    _forward.set_target(tp, runtime)
 
 
 def register_probe(tp: Tracepoint[F], probe: F) -> None:

@@ -42,6 +42,9 @@ from ._naming import Named, defining_module
 from ._signature import incompatibility, signature_of
 from ._static_keys import StaticKey, set_state
 
+if TYPE_CHECKING:
+    from ._types import Probe, TracepointOf
+
 __all__ = [
     "Tracepoint",
     "define_tracepoint",
@@ -177,6 +180,9 @@ class Tracepoint(PartialOf[F], Named):
         _tp_key: StaticKey
         _tp_sites: dict[int, Any]
         _tp_idle: Callable[..., None]
+
+        def _sc_accepts_probe(self, probe: F, /) -> None:
+            """Makes a tracepoint a ``TracepointOf[F]`` (see ``_types``)."""
 
     def __new__(cls, *args: Any, **kwargs: Any) -> Tracepoint[F]:
         raise TypeError("create tracepoints with define_tracepoint()")
@@ -408,7 +414,13 @@ def _set_probes(tp: Tracepoint[Any], probes: tuple[Any, ...]) -> None:
     functools.partial.__setstate__(tp, (runtime, (), None, d))  # type: ignore[attr-defined, unused-ignore]
 
 
-def register_probe(tp: Tracepoint[F], probe: F) -> None:
+@overload
+def register_probe(tp: Tracepoint[F], probe: Probe[F]) -> None: ...
+@overload
+def register_probe(tp: TracepointOf[F], probe: Probe[F]) -> None: ...
+
+
+def register_probe(tp: TracepointOf[F], probe: Probe[F]) -> None:
     """Attach ``probe`` to ``tp``; it runs after the probes attached before it. It must
     accept every call the prototype accepts (``StaticCallSignatureError``); attaching a
     probe that is already attached raises ``StaticCallError`` (the kernel's -EEXIST)."""
@@ -421,7 +433,13 @@ def register_probe(tp: Tracepoint[F], probe: F) -> None:
         _set_probes(t, t._tp_probes + (probe,))
 
 
-def unregister_probe(tp: Tracepoint[F], probe: F) -> None:
+@overload
+def unregister_probe(tp: Tracepoint[F], probe: Probe[F]) -> None: ...
+@overload
+def unregister_probe(tp: TracepointOf[F], probe: Probe[F]) -> None: ...
+
+
+def unregister_probe(tp: TracepointOf[F], probe: Probe[F]) -> None:
     """Detach ``probe`` from ``tp``; ``StaticCallError`` if it is not attached. A call
     already running on another thread may still call it once."""
     t = _as_tracepoint(tp, "unregister_probe")

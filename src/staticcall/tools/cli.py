@@ -46,9 +46,13 @@ def _parser() -> argparse.ArgumentParser:
     e = sub.add_parser(
         "explain", help="show a function's bytecode before and after rewriting",
         description="Import MODULE and show the bytecode of FUNCTION (a dotted path in it, "
-                    "e.g. Class.method) with each static call site marked: before and after "
-                    "rewriting for an undecorated function, as it is for a decorated one.")
-    e.add_argument("target", metavar="MODULE:FUNCTION")
+                    "e.g. Class.method) with each static call site marked, before and after "
+                    "rewriting: for an undecorated function, its own code and that of a "
+                    "decorated copy; for a decorated one, its code compiled again from its "
+                    "source file and its current code. For a class, every function of its "
+                    "body (methods, static and class methods, properties, nested classes).")
+    e.add_argument("target", metavar="MODULE:FUNCTION",
+                   help="a function, method or class, e.g. pkg.mod:Class.method")
 
     t = sub.add_parser(
         "tracepoints", help="list tracepoints, their probes and their sites",

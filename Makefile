@@ -1,5 +1,5 @@
 # Developer entry points; see DEVELOPERS.md.
-#   make test     pytest in .venv (created with $(PYTHON) when missing)
+#   make test     pytest in .venv (created with $(PYTHON) when missing; extras test, docs, plot)
 #   make bench    staticcall bench in .venv
 #   make matrix   the whole interpreter matrix (scripts/matrix); RUNS="3.14-jit 3.11-dbg" for some
 #   make clean    remove venvs, logs and build leftovers
@@ -17,12 +17,14 @@ $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
 
 # Re-install when pyproject.toml is newer than the stamp (new deps, entry points).
+# The docs and plot extras too, so that the suite builds the documentation site and
+# draws the benchmark chart here (the matrix venvs have the test extra only).
 $(STAMP): pyproject.toml | $(VENV)/bin/python
-	$(VENV)/bin/python -m pip install -q --disable-pip-version-check -e '.[test]'
+	$(VENV)/bin/python -m pip install -q --disable-pip-version-check -e '.[test,docs,plot]'
 	touch $@
 
 $(BENCH_STAMP): pyproject.toml $(STAMP)
-	$(VENV)/bin/python -m pip install -q --disable-pip-version-check -e '.[test,bench]'
+	$(VENV)/bin/python -m pip install -q --disable-pip-version-check -e '.[test,docs,plot,bench]'
 	touch $@
 
 # pytest's exit code 5 (no tests collected) is a failure too.

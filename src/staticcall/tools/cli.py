@@ -70,6 +70,9 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--json", action="store_true", help="print every figure as JSON")
     b.add_argument("--quick", action="store_true", help="a short run (under 20 s)")
     b.add_argument("--tiny", action="store_true", help=argparse.SUPPRESS)
+    b.add_argument("--plot", metavar="FILE.svg",
+                   help="also draw the comparison as a chart into FILE (.svg, .png or .pdf; "
+                        "needs matplotlib: pip install 'staticcall[plot]')")
     return p
 
 
@@ -351,8 +354,13 @@ def cmd_tracepoints(args: argparse.Namespace, out: TextIO) -> int:
 
 def cmd_bench(args: argparse.Namespace, out: TextIO) -> int:
     from . import bench as _bench
+    from .plot import PlotError
 
-    return _bench.main(json_output=args.json, quick=args.quick, tiny=args.tiny, out=out)
+    try:
+        return _bench.main(json_output=args.json, quick=args.quick, tiny=args.tiny, out=out,
+                           plot=args.plot)
+    except PlotError as exc:
+        raise CLIError(str(exc)) from exc
 
 
 def main(argv: Sequence[str] | None = None) -> int:

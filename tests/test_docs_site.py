@@ -55,6 +55,7 @@ def test_the_reference_is_built_from_the_docstrings(site: Path) -> None:
     # the docstrings and the signatures type checkers see
     assert staticcall.static_call_update.__doc__.split(".")[0].split("(")[0] in text
     assert "KeyOrHandle[F]" in text and "Target[F]" in text
+    assert ":func:" not in text and ":class:" not in text  # roles shown as code
 
 
 def test_every_public_name_is_documented() -> None:

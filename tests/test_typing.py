@@ -179,9 +179,12 @@ def test_help_shows_the_types(func: object) -> None:
     sig = inspect.signature(func)  # type: ignore[arg-type]
     shown = str(sig)
     assert "Any" not in shown and "[F]" in shown, shown
-    assert shown in pydoc.render_doc(func, renderer=pydoc.plaintext)
     first = next(iter(sig.parameters.values()))
     assert first.annotation in ("KeyOrHandle[F]", "TracepointOf[F]", "StaticCall[F]")
+    # help() shows each annotation (how it lays the signature out varies by version)
+    text = pydoc.render_doc(func, renderer=pydoc.plaintext)
+    for annotation in [p.annotation for p in sig.parameters.values()] + [sig.return_annotation]:
+        assert str(annotation) in text, (annotation, text)
 
 
 @needs_ruff

@@ -41,5 +41,5 @@ matrix:
 	scripts/matrix $(RUNS)
 
 clean:
-	rm -rf $(VENV) .matrix build dist .hypothesis .pytest_cache src/*.egg-info
+	rm -rf $(VENV) .matrix build dist site .hypothesis .pytest_cache src/*.egg-info
 	find . -name __pycache__ -type d -prune -not -path './.git/*' -exec rm -rf {} +

@@ -52,10 +52,9 @@ ACCELERATED = _accel is not None
 
 if TYPE_CHECKING:
     class ForwarderOf(Generic[F]):
-        # Calling one has the type F: a key's target's, a tracepoint's prototype's.
-        @property
-        def __call__(self) -> F:
-            raise NotImplementedError
+        # Calling one has the type F: a key's target's, a tracepoint's prototype's
+        # (an attribute, so that checkers also take one for an F where F is expected).
+        __call__: F
 elif _accel is not None:
     class ForwarderOf(_accel.Forwarder, Generic[F]):
         """A forwarder (its C-level call) that type-checks as calling ``F``."""

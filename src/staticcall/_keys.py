@@ -44,9 +44,15 @@ if TYPE_CHECKING:
 UPDATE_LOCK = _thread.RLock()
 
 
-def static_call_return0(*args: Any, **kwargs: Any) -> int:
-    """The RET0 target: accepts anything and returns ``0``."""
-    return 0
+if TYPE_CHECKING:
+    from ._types import Return0Type
+
+    #: The RET0 target: accepts anything and returns ``0``; it fits every key.
+    static_call_return0: Return0Type
+else:
+    def static_call_return0(*args: Any, **kwargs: Any) -> int:
+        """The RET0 target: accepts anything and returns ``0``; it fits every key."""
+        return 0
 
 
 def _return_none(*args: Any, **kwargs: Any) -> None:
@@ -180,18 +186,21 @@ def keys_of_trampoline(obj: Any) -> Iterator[StaticCall[Any]]:
 
 if TYPE_CHECKING:
     from ._exports import StaticCallHandle
+    from ._types import KeyOrHandle
 
     @overload
     def static_call(key: StaticCall[F]) -> F: ...
     @overload
-    def static_call(key: StaticCallHandle) -> Callable[..., Any]: ...
-    def static_call(key: Any) -> Any: ...
+    def static_call(key: StaticCallHandle[F]) -> F: ...
+    def static_call(key: StaticCall[F] | StaticCallHandle[F]) -> F:
+        """The key's trampoline: ``static_call(key)(args)`` calls the current target."""
 
     @overload
     def static_call_cond(key: StaticCall[Callable[P, R]]) -> Callable[P, R | None]: ...
     @overload
-    def static_call_cond(key: StaticCallHandle) -> Callable[..., Any]: ...
-    def static_call_cond(key: Any) -> Any: ...
+    def static_call_cond(key: StaticCallHandle[Callable[P, R]]) -> Callable[P, R | None]: ...
+    def static_call_cond(key: Any) -> Any:
+        """``static_call_cond(key)(args)``: calls the current target, ``None`` if NULL."""
 else:
     static_call, static_call_cond = _forward.lookups(_CALL_TABLE, _COND_TABLE)
 
@@ -223,6 +232,9 @@ class StaticCall(_forward.ForwarderOf[F]):
         _sc_cond_any: Callable[..., Any]
         _sc_null: Callable[..., Any]
         _sc_sites: dict[int, Any]
+
+        def _sc_accepts(self, target: F, /) -> None:
+            """Makes a key a ``KeyOrHandle[F]`` (see ``_types``)."""
 
     if not TYPE_CHECKING:
         # Code that unwraps partials (functools.partial in pure Python, toolz.curry,
@@ -623,13 +635,8 @@ def as_key(obj: Any, action: str) -> StaticCall[Any]:
     raise TypeError(f"expected a StaticCall key or handle, not {type(obj).__name__}")
 
 
-@overload
-def static_call_query(key: StaticCall[F]) -> F | None: ...
-@overload
-def static_call_query(key: StaticCallHandle) -> Any: ...
-
-
-def static_call_query(key: Any) -> Any:
+def static_call_query(key: KeyOrHandle[F]) -> F | None:
     """The current target: the function, ``None`` for NULL, ``static_call_return0`` for RET0."""
-    return as_key(key, "query")._sc_target
+    target: F | None = as_key(key, "query")._sc_target
+    return target
 

@@ -45,6 +45,9 @@ if TYPE_CHECKING:
     import inspect
     from typing import Any, Callable, Iterator
 
+if TYPE_CHECKING:
+    from ._types import Probe, TracepointOf
+
 __all__ = [
     "Tracepoint",
     "define_tracepoint",
@@ -184,6 +187,9 @@ class Tracepoint(_forward.ForwarderOf[F], Named):
         _tp_key: StaticKey
         _tp_sites: dict[int, Any]
         _tp_idle: Callable[..., None]
+
+        def _sc_accepts_probe(self, probe: F, /) -> None:
+            """Makes a tracepoint a ``TracepointOf[F]`` (see ``_types``)."""
 
     def __new__(cls, *args: Any, **kwargs: Any) -> Tracepoint[F]:
         raise TypeError("create tracepoints with define_tracepoint()")
@@ -417,7 +423,13 @@ def _set_probes(tp: Tracepoint[Any], probes: tuple[Any, ...]) -> None:
     _forward.set_target(tp, runtime)
 
 
-def register_probe(tp: Tracepoint[F], probe: F) -> None:
+@overload
+def register_probe(tp: Tracepoint[F], probe: Probe[F]) -> None: ...
+@overload
+def register_probe(tp: TracepointOf[F], probe: Probe[F]) -> None: ...
+
+
+def register_probe(tp: TracepointOf[F], probe: Probe[F]) -> None:
     """Attach ``probe`` to ``tp``; it runs after the probes attached before it. It must
     accept every call the prototype accepts (``StaticCallSignatureError``); attaching a
     probe that is already attached raises ``StaticCallError`` (the kernel's -EEXIST)."""
@@ -430,7 +442,13 @@ def register_probe(tp: Tracepoint[F], probe: F) -> None:
         _set_probes(t, t._tp_probes + (probe,))
 
 
-def unregister_probe(tp: Tracepoint[F], probe: F) -> None:
+@overload
+def unregister_probe(tp: Tracepoint[F], probe: Probe[F]) -> None: ...
+@overload
+def unregister_probe(tp: TracepointOf[F], probe: Probe[F]) -> None: ...
+
+
+def unregister_probe(tp: TracepointOf[F], probe: Probe[F]) -> None:
     """Detach ``probe`` from ``tp``; ``StaticCallError`` if it is not attached. A call
     already running on another thread may still call it once."""
     t = _as_tracepoint(tp, "unregister_probe")

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
     from ._exports import StaticCallHandle
     from ._sites import Patcher
+    from ._types import KeyOrHandle, Return0Type, Target
 
 
 #: Test hook: called with each site record before it is patched (failure injection).
@@ -139,19 +140,28 @@ _tracepoints.on_target_change = _target_changed
 
 
 @overload
-def static_call_update(key: StaticCall[F], func: F | None) -> F | None: ...
+def static_call_update(key: StaticCall[F] | StaticCallHandle[F], func: Target[F]) -> F | None: ...
 @overload
-def static_call_update(key: StaticCallHandle, func: Callable[..., Any] | None) -> Any: ...
+def static_call_update(key: KeyOrHandle[F], func: Return0Type) -> F | None: ...
+@overload
+def static_call_update(key: KeyOrHandle[F], func: Target[F]) -> F | None: ...
 
 
-def static_call_update(key: Any, func: Any) -> Any:
+# (mypy cannot match the overloads' F to the implementation's; these annotations are
+# what help() shows)
+def static_call_update(  # type: ignore[misc]
+        key: KeyOrHandle[F], func: Target[F] | Return0Type) -> F | None:
     """Set the key's target (a callable, ``None`` for NULL or ``static_call_return0``
     for RET0) and return the previous one. Every site, running frames included, calls
-    the new target once this returns."""
+    the new target once this returns.
+
+    ``key`` is a ``StaticCall[F]`` or a ``StaticCallHandle[F]``; type checkers check
+    ``func`` against ``F``. A ``func`` that does not fit the key's prototype raises
+    ``StaticCallSignatureError`` (naming the parameter) and changes nothing."""
     k = as_key(key, "update")
     with UPDATE_LOCK:
         sig = _check_target(k, func)
-        previous = k._sc_target
+        previous: F | None = k._sc_target
         if func is previous:
             return previous
         _apply([(k, func)], {id(k): sig})
@@ -179,14 +189,18 @@ def static_call_update_many(updates: Mapping[Any, Any]) -> dict[Any, Any]:
 
 
 @overload
-def static_call_override(key: StaticCall[F],
-                         func: F | None) -> AbstractContextManager[F | None]: ...
+def static_call_override(key: StaticCall[F] | StaticCallHandle[F],
+                         func: Target[F]) -> AbstractContextManager[F | None]: ...
 @overload
-def static_call_override(key: StaticCallHandle,
-                         func: Callable[..., Any] | None) -> AbstractContextManager[Any]: ...
+def static_call_override(key: KeyOrHandle[F],
+                         func: Return0Type) -> AbstractContextManager[F | None]: ...
+@overload
+def static_call_override(key: KeyOrHandle[F],
+                         func: Target[F]) -> AbstractContextManager[F | None]: ...
 
 
-def static_call_override(key: Any, func: Any) -> AbstractContextManager[Any]:
+def static_call_override(  # type: ignore[misc]  # as for static_call_update
+        key: KeyOrHandle[F], func: Target[F] | Return0Type) -> AbstractContextManager[F | None]:
     """Set ``key``'s target for the ``with`` block; restore the previous one on exit.
 
     Overrides of one key that are active at once form a stack. The innermost one ending

@@ -839,11 +839,23 @@ def format_json(result: dict[str, Any]) -> str:
 
 
 def main(json_output: bool = False, quick: bool = False, tiny: bool = False,
-         out: TextIO | None = None, err: TextIO | None = None) -> int:
+         out: TextIO | None = None, err: TextIO | None = None,
+         plot: str | None = None) -> int:
+    """Run, print the table (or JSON), and with ``plot`` draw the chart into that file
+    (matplotlib is checked for first, so that a missing one fails before the run)."""
     out = sys.stdout if out is None else out
     err = sys.stderr if err is None else err
+    if plot is not None:
+        from .plot import check_target, require_matplotlib
+
+        require_matplotlib()
+        check_target(plot)
     mode = "tiny" if tiny else ("quick" if quick else "full")
     result = run(mode, progress=err)
     out.write(format_json(result) if json_output else format_text(result))
     out.flush()
+    if plot is not None:
+        from .plot import draw
+
+        err.write(f"staticcall bench: chart written to {draw(result, plot)}\n")
     return 0

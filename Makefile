@@ -1,5 +1,5 @@
 # Developer entry points; see DEVELOPERS.md.
-#   make test     pytest in .venv (created with $(PYTHON) when missing)
+#   make test     pytest in .venv (created with $(PYTHON) when missing; extras test, docs, plot, release)
 #   make bench    staticcall bench in .venv
 #   make matrix   the whole interpreter matrix (scripts/matrix); RUNS="3.14-jit 3.11-dbg" for some
 #   make clean    remove venvs, logs and build leftovers
@@ -16,13 +16,16 @@ RUNS   ?=
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
 
-# Re-install when pyproject.toml is newer than the stamp (new deps, entry points).
-$(STAMP): pyproject.toml | $(VENV)/bin/python
-	$(VENV)/bin/python -m pip install -q --disable-pip-version-check -e '.[test]'
+# Re-install when pyproject.toml is newer than the stamp (new deps, entry points), or the
+# accelerator's sources are (pip install builds it). The docs, plot and release extras too,
+# so that the suite builds the documentation site, draws the benchmark chart and builds the
+# wheel and sdist here (the matrix venvs have the test extra only).
+$(STAMP): pyproject.toml setup.py src/staticcall/_accel.c | $(VENV)/bin/python
+	$(VENV)/bin/python -m pip install -q --disable-pip-version-check -e '.[test,docs,plot,release]'
 	touch $@
 
 $(BENCH_STAMP): pyproject.toml $(STAMP)
-	$(VENV)/bin/python -m pip install -q --disable-pip-version-check -e '.[test,bench]'
+	$(VENV)/bin/python -m pip install -q --disable-pip-version-check -e '.[test,docs,plot,release,bench]'
 	touch $@
 
 # pytest's exit code 5 (no tests collected) is a failure too.
@@ -39,5 +42,5 @@ matrix:
 	scripts/matrix $(RUNS)
 
 clean:
-	rm -rf $(VENV) .matrix build dist .hypothesis .pytest_cache src/*.egg-info
+	rm -rf $(VENV) .matrix build dist site .hypothesis .pytest_cache src/*.egg-info
 	find . -name __pycache__ -type d -prune -not -path './.git/*' -exec rm -rf {} +

@@ -146,7 +146,8 @@ class _Gen:
             return f"boom({next(self.tags)}, {value})"
         return f"rec({next(self.tags)}, {value})"
 
-    def site(self, d: int, ctx: Ctx, first: str | None = None) -> str:
+    def site(self, d: int, ctx: Ctx, first: str | None = None, plain: bool = False) -> str:
+        """A site; ``plain``: its only argument is ``first``."""
         self.sites_left -= 1
         k = f"K{self.small(0, self.nkeys - 1)}"
         callee = self.choice([
@@ -154,6 +155,8 @@ class _Gen:
             f"sc.static_call_cond({k})", f"m.{k}", f"static_call(m.{k})",
             f"static_call_cond(m.{k})",
         ])
+        if plain and first is not None:
+            return f"{callee}({first})"
         sub = replace(ctx, in_args=True)
         parts = [self.expr(d - 1, sub) for _ in range(self.small(0, 2))]
         if first is not None:
@@ -282,7 +285,7 @@ class _Gen:
         if ctx.in_loop:
             options += ["break", "continue"]
         if self.sites_left > 0:
-            options.append("maybe_unbound")
+            options += ["maybe_unbound", "maybe_assigned"]
         if ctx.can_yield:
             options.append("yield")
         if self.extra_left > 0:
@@ -330,6 +333,17 @@ class _Gen:
             return [f"{indent}{var} = {self.leaf(ctx)}",
                     f"{indent}if num({self.leaf(ctx)}) > 1:", f"{indent}    del {var}",
                     f"{indent}_out.append({self.site(min(d, 1), ctx, first=var)})"]
+        if what == "maybe_assigned":
+            # a site whose argument is a local bound on some paths only (3.11 skips a
+            # local's load only where every path binds it)
+            var = self.name("m")
+            site = self.site(min(d, 1), ctx, first=var, plain=self.chance(0.7))
+            use = site if self.chance(0.5) else f"_out.append({site})"
+            if self.chance(0.5):
+                return [f"{indent}if num({self.leaf(ctx)}) > 1:",
+                        f"{i2}{var} = {self.leaf(ctx)}", f"{indent}{use}"]
+            return [f"{indent}for {self.name('j')} in range(2):", f"{i2}{use}",
+                    f"{i2}{var} = {self.leaf(ctx)}"]
         if what in ("break", "continue"):
             return [f"{indent}if num({self.leaf(ctx)}) > 1:", f"{indent}    {what}"]
         if what == "yield":

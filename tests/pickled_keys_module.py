@@ -27,3 +27,19 @@ holder = {"keys": [trace, doubler, Service.hook], "bound": functools.partial(dou
 
 def make_local_key():
     return define_static_call(double, name="local_key")
+
+
+def negate(x):
+    return -x
+
+
+def start_up():
+    """A worker process's initializer: the targets it sets are that process's own."""
+    from staticcall import static_call_update
+
+    static_call_update(doubler, negate)
+
+
+def call_with(key, x):
+    """Run in a worker: ``key`` arrives pickled by reference, as that process's key."""
+    return key(x)

@@ -57,6 +57,18 @@ def code_objects(obj: Any) -> Iterator[types.CodeType]:
         stack.extend(k for k in c.co_consts if isinstance(k, types.CodeType))
 
 
+def assert_stack_bound(func: Any) -> None:
+    """Every code object of ``func`` declares at least the depth that a stack analysis
+    of its code finds with its switches as they are now (the rewriter declares a bound
+    instead of running that analysis)."""
+    from bytecode import Bytecode, ControlFlowGraph
+
+    for code in code_objects(func):
+        cfg = ControlFlowGraph.from_bytecode(
+            Bytecode.from_code(code, conserve_exception_block_stackdepth=True))
+        assert cfg.compute_stacksize() <= code.co_stacksize, code
+
+
 def loads(obj: Any) -> tuple[set[str], set[str]]:
     """``(global names, attribute names)`` loaded anywhere in ``obj``'s code."""
     globals_: set[str] = set()

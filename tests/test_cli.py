@@ -327,6 +327,25 @@ def test_explain_command_reaches_class_members(cli_mod: Any,
         assert "<-- [1]" in out
 
 
+def test_explain_command_takes_a_class(cli_mod: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run_main(capsys, "explain", "cli_sites_module:Thing")
+    assert code == 0, err
+    assert out == staticcall.explain(cli_mod.Thing)
+    assert out.startswith("explain class cli_sites_module.Thing: ")
+    assert "=== Thing.smethod ===" in out and "=== Thing.cmethod ===" in out
+    # Thing.smethod is decorated: before (compiled again) and now
+    smethod = out.split("=== Thing.smethod ===")[1].split("\n=== ")[0]
+    assert "--- before: the original bytecode (compiled again from" in smethod
+    assert "--- now: the decorated function's bytecode ---" in smethod
+
+
+def test_explain_help_says_what_it_takes(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["explain", "--help"]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert "For a class, every function of its body" in text
+    assert "compiled again from its source file" in text
+
+
 @pytest.mark.parametrize("spec, message", [
     ("cli_sites_module", "expected MODULE:FUNCTION"),
     ("cli_sites_module:", "expected MODULE:FUNCTION"),
@@ -351,7 +370,7 @@ def test_explain_in_a_subprocess() -> None:
     proc = run_process("explain", "cli_sites_module:uses_sites")
     assert proc.returncode == 0, proc.stderr
     assert "5 sites" in proc.stdout
-    assert "already decorated" in proc.stdout
+    assert "--- before: the original bytecode (compiled again from" in proc.stdout
 
 
 def test_sites_shows_each_sites_kind(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,

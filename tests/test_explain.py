@@ -116,8 +116,9 @@ def test_undecorated_function_is_left_alone() -> None:
 @rewriting
 def test_decorated_function_marks_its_rewritten_sites() -> None:
     text = explain(decorated)
-    assert "already decorated" in text
-    assert "--- before" not in text
+    before = section(text, "--- before: the original bytecode (compiled again from")
+    assert __file__ in before.splitlines()[0]
+    assert numbers(before, "the callable") == {1, 2, 3} == numbers(before, "the call")
     now = section(text, "--- now")
     assert numbers(now, "T: target") == {1, 2, 3}
     assert numbers(now, "switch:") == {1, 2, 3}
@@ -223,8 +224,80 @@ def test_decorated_wrapper_shows_the_rewritten_inner_function() -> None:
         return static_call(K)(x)
 
     text = explain(wrapped)
-    assert "already decorated" in text
-    assert "[1] T: target" in text
+    assert "[1] the callable" in section(text, "--- before")
+    assert "[1] T: target" in section(text, "--- now")
+
+
+def test_decorated_function_without_source() -> None:
+    ns: dict[str, Any] = {"static_call": static_call, "K": K, "static_calls": static_calls}
+    exec(compile("@static_calls\ndef from_a_string(x):\n    return static_call(K)(x)\n",
+                 "<no file>", "exec"), ns)
+    text = explain(ns["from_a_string"])
+    assert "--- before" not in text
+    assert "cannot be compiled again: no source for <no file>" in text
+    assert "[1] T: target" in section(text, "--- now")
+
+
+def test_decorated_function_whose_source_changed(tmp_path: Path) -> None:
+    path = tmp_path / "changing_module.py"
+    path.write_text("from staticcall import static_call, static_calls\n"
+                    "import test_explain\n\n"
+                    "@static_calls\ndef f(x):\n    return static_call(test_explain.K)(x)\n")
+    ns: dict[str, Any] = {"__name__": "changing_module"}
+    exec(compile(path.read_text(), str(path), "exec"), ns)
+    path.write_text("def g():\n    pass\n")
+    import linecache
+    linecache.checkcache(str(path))
+    text = explain(ns["f"])
+    assert f"cannot be compiled again: {path} has no f at line 4 now" in text
+
+
+def members_class(decorate: bool) -> Any:
+    class Members:
+        """A class with sites in members of every kind."""
+
+        def method(self, x: Any) -> Any:
+            return static_call(K)(x)
+
+        @staticmethod
+        def smethod(x: Any) -> Any:
+            return K(x)
+
+        @classmethod
+        def cmethod(cls, x: Any) -> Any:
+            return static_call_cond(N)(x)
+
+        @property
+        def prop(self) -> Any:
+            return Z(1)
+
+        @functools.cached_property
+        def cached(self) -> Any:
+            return K(2)
+
+        class Inner:
+            def deep(self, x: Any) -> Any:
+                return K(x)
+
+        not_code = 42
+        builtin = len
+
+    return static_calls(Members) if decorate else Members
+
+
+@pytest.mark.parametrize("decorate", [False, True])
+def test_a_class_shows_every_function_of_its_body(decorate: bool) -> None:
+    cls = members_class(decorate)
+    text = explain(cls)
+    assert text.startswith(f"explain class test_explain.{cls.__qualname__}: 6 functions\n")
+    heads = re.findall(r"^=== .*\.Members\.(.*) ===$", text, re.M)
+    assert heads == ["method", "smethod", "cmethod", "prop (getter)", "cached", "Inner.deep"]
+    for part in text.split("\n=== ")[1:]:
+        assert "1 site: " in part, part[:300]
+        assert "[1] the callable" in section(part, "--- before: the original bytecode")
+        assert ("--- now" in part) == decorate and ("--- after" in part) != decorate
+    if decorate:
+        assert "[1] T: target" in text
 
 
 @pytest.mark.parametrize("obj", [42, len, K, "f", types.SimpleNamespace()])

@@ -280,6 +280,7 @@ def test_rewritten_function_behaves_as_the_original(program: Program) -> None:
     for states in program.steps:
         plain_out, plain_log = world.run(f, program, states)
         deco_out, deco_log = world.run(g, program, states)
+        rw.assert_stack_bound(g)  # with the switches as these states set them
         same(plain_out, deco_out)
         assert plain_log == deco_log
     # the table follows the last state

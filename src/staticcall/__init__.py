@@ -8,7 +8,7 @@ targets); :func:`static_call_update` retargets every site.
 
 from __future__ import annotations
 
-from typing import Any, TextIO
+import importlib
 
 from ._aliases import (
     DECLARE_STATIC_CALL,
@@ -33,7 +33,7 @@ from ._aliases import (
     static_key_slow_dec_deferred,
     static_key_slow_inc,
 )
-from ._decorator import static_calls
+from ._env import mode as _mode
 from ._errors import (
     StaticCallError,
     StaticCallNullError,
@@ -42,7 +42,6 @@ from ._errors import (
     StaticCallWarning,
 )
 from ._exports import StaticCallHandle, declare_static_call, export_static_call
-from ._install import install, uninstall
 from ._keys import (
     StaticCall,
     define_static_call,
@@ -53,7 +52,6 @@ from ._keys import (
     static_call_query,
     static_call_return0,
 )
-from ._sites import Site, static_call_sites
 from ._static_keys import (
     StaticKey,
     define_static_key_deferred_false,
@@ -79,9 +77,38 @@ from ._tracepoints import (
     tracepoint_probes,
     unregister_probe,
 )
+from ._typing import TYPE_CHECKING
 from ._update import static_call_override, static_call_update, static_call_update_many
 
 __version__ = "0.1.0"
+
+_mode()  # an unknown STATICCALL_MODE is an error at import
+
+if TYPE_CHECKING:
+    from typing import Any, TextIO
+
+    from ._decorator import static_calls
+    from ._install import install, uninstall
+    from ._sites import Site, static_call_sites
+
+#: Loaded at first use: the rewriter and the site table (and what they import: the
+#: ``bytecode`` library, ``ctypes``, ``dataclasses``) are not needed until something is
+#: decorated or the table is read.
+_LAZY = {"static_calls": "_decorator", "Site": "_sites", "static_call_sites": "_sites",
+         "install": "_install", "uninstall": "_install"}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
 
 #: The kernel's name for the RET0 function.
 globals()["__static_call_return0"] = static_call_return0

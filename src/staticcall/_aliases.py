@@ -2,11 +2,26 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, TypeVar
+from ._typing import TYPE_CHECKING, F, overload
+
+if TYPE_CHECKING:
+    from types import EllipsisType
+    from typing import Any, Callable, TypeVar
+
+    G = TypeVar("G", bound=Callable[..., Any])
 
 from ._exports import StaticCallHandle, declare_static_call, export_static_call
 from ._keys import UNSET, StaticCall, StaticCall as _Key, prototype_for
 from ._naming import defining_module
+
+
+@overload
+def DEFINE_STATIC_CALL(name: str, func: F) -> StaticCall[F]: ...
+@overload
+def DEFINE_STATIC_CALL(name: str, func: Callable[..., Any], *, prototype: G) -> StaticCall[G]: ...
+@overload
+def DEFINE_STATIC_CALL(name: str, func: Callable[..., Any], *,
+                       prototype: EllipsisType | None) -> StaticCall[Callable[..., Any]]: ...
 
 
 def DEFINE_STATIC_CALL(name: str, func: Callable[..., Any], *,
@@ -17,10 +32,24 @@ def DEFINE_STATIC_CALL(name: str, func: Callable[..., Any], *,
     return _Key._create(func, proto, name, defining_module())
 
 
+@overload
+def DEFINE_STATIC_CALL_NULL(name: str, typename: F) -> StaticCall[F]: ...
+@overload
+def DEFINE_STATIC_CALL_NULL(name: str,
+                            typename: None = None) -> StaticCall[Callable[..., Any]]: ...
+
+
 def DEFINE_STATIC_CALL_NULL(name: str,
                             typename: Callable[..., Any] | None = None) -> StaticCall[Any]:
     """``DEFINE_STATIC_CALL_NULL(name, typename)``: a NULL key; ``typename`` is the prototype."""
     return _Key._create(None, typename, name, defining_module())
+
+
+@overload
+def DEFINE_STATIC_CALL_RET0(name: str, typename: F) -> StaticCall[F]: ...
+@overload
+def DEFINE_STATIC_CALL_RET0(name: str,
+                            typename: None = None) -> StaticCall[Callable[..., Any]]: ...
 
 
 def DEFINE_STATIC_CALL_RET0(name: str,
@@ -30,24 +59,32 @@ def DEFINE_STATIC_CALL_RET0(name: str,
     return _Key._create(static_call_return0, typename, name, defining_module())
 
 
-def DECLARE_STATIC_CALL(name: str, func: Any = None) -> StaticCallHandle:
-    """``DECLARE_STATIC_CALL(name, func)``: a forward declaration of ``"pkg.mod:name"``."""
+@overload
+def DECLARE_STATIC_CALL(name: str, func: F) -> StaticCallHandle[F]: ...
+@overload
+def DECLARE_STATIC_CALL(name: str, func: None = None) -> StaticCallHandle[Callable[..., Any]]: ...
+
+
+def DECLARE_STATIC_CALL(name: str, func: Any = None) -> StaticCallHandle[Any]:
+    """``DECLARE_STATIC_CALL(name, func)``: a forward declaration of ``"pkg.mod:name"``.
+    As in the kernel, ``func`` only gives the handle its type (for type checkers); the
+    key's own prototype is what updates are checked against."""
     return declare_static_call(name)
 
 
-def EXPORT_STATIC_CALL(key: StaticCall[Any]) -> StaticCallHandle:
+def EXPORT_STATIC_CALL(key: StaticCall[F]) -> StaticCallHandle[F]:
     return export_static_call(key)
 
 
-def EXPORT_STATIC_CALL_GPL(key: StaticCall[Any]) -> StaticCallHandle:
+def EXPORT_STATIC_CALL_GPL(key: StaticCall[F]) -> StaticCallHandle[F]:
     return export_static_call(key, gpl=True)
 
 
-def EXPORT_STATIC_CALL_TRAMP(key: StaticCall[Any]) -> StaticCallHandle:
+def EXPORT_STATIC_CALL_TRAMP(key: StaticCall[F]) -> StaticCallHandle[F]:
     return export_static_call(key, tramp=True)
 
 
-def EXPORT_STATIC_CALL_TRAMP_GPL(key: StaticCall[Any]) -> StaticCallHandle:
+def EXPORT_STATIC_CALL_TRAMP_GPL(key: StaticCall[F]) -> StaticCallHandle[F]:
     return export_static_call(key, tramp=True, gpl=True)
 
 
@@ -68,8 +105,6 @@ from ._static_keys import (  # noqa: E402
     static_key_set_timeout,
 )
 from ._tracepoints import Tracepoint, define_tracepoint  # noqa: E402
-
-_F = TypeVar("_F", bound=Callable[..., Any])
 
 
 def DEFINE_STATIC_KEY_FALSE(name: str) -> StaticKey:
@@ -113,12 +148,12 @@ def jump_label_rate_limit(key: StaticKey, rl: float) -> None:
     static_key_set_timeout(key, rl)
 
 
-def DEFINE_TRACE(name: str, proto: _F) -> Tracepoint[_F]:
+def DEFINE_TRACE(name: str, proto: F) -> Tracepoint[F]:
     """``DEFINE_TRACE(name, proto)``: a tracepoint named ``name`` with prototype ``proto``."""
     return define_tracepoint(proto, name=name)
 
 
-def DECLARE_TRACE(name: str, proto: _F) -> Tracepoint[_F]:
+def DECLARE_TRACE(name: str, proto: F) -> Tracepoint[F]:
     """``DECLARE_TRACE(name, proto)``: the same as ``DEFINE_TRACE`` (Python has no headers
     to declare in)."""
     return define_tracepoint(proto, name=name)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-import pickle
+TYPE_CHECKING = False  # as _typing does, which imports this module
+
+if TYPE_CHECKING:
+    from pickle import PicklingError
 
 __all__ = [
     "StaticCallError",
@@ -34,9 +37,25 @@ class StaticCallWarning(UserWarning):
     """Something works, but not the way it would on a supported interpreter."""
 
 
-class StaticCallPicklingError(StaticCallError, pickle.PicklingError):
-    """A key that cannot be pickled by reference: it is not reachable by name from the
-    module that defined it (internal subclass; ``StaticCallError`` is the contract)."""
+if TYPE_CHECKING:
+    class StaticCallPicklingError(StaticCallError, PicklingError):
+        """A key that cannot be pickled by reference."""
+else:
+    def __getattr__(name):
+        # made at first use: it must be a pickle.PicklingError, and pickle is not loaded
+        # until something pickles
+        if name != "StaticCallPicklingError":
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        from pickle import PicklingError
+
+        class StaticCallPicklingError(StaticCallError, PicklingError):
+            """A key that cannot be pickled by reference: it is not reachable by name from
+            the module that defined it (internal subclass; ``StaticCallError`` is the
+            contract)."""
+
+        StaticCallPicklingError.__module__ = "staticcall"
+        globals()[name] = StaticCallPicklingError
+        return StaticCallPicklingError
 
 
 # Tracebacks and reprs name the public classes where users import them from.

@@ -7,7 +7,11 @@ reach a key through other means.
 from __future__ import annotations
 
 import importlib
-from typing import Any
+
+from ._typing import TYPE_CHECKING, F, Generic
+
+if TYPE_CHECKING:
+    from typing import Any, Callable
 
 from ._errors import StaticCallError, StaticCallPermissionError
 from ._keys import UPDATE_LOCK, Handle, StaticCall
@@ -18,15 +22,20 @@ GPL_COMPATIBLE = frozenset({
 })
 
 #: "module:name" -> the handle an export registered.
-_EXPORTS: dict[str, StaticCallHandle] = {}
+_EXPORTS: dict[str, StaticCallHandle[Any]] = {}
 
 
 def _is_gpl(globals_: dict[str, Any]) -> bool:
     return globals_.get("__license__") in GPL_COMPATIBLE
 
 
-class StaticCallHandle(Handle):
-    """A handle on a key: exported (with rights) or declared (resolved at first use)."""
+class StaticCallHandle(Handle, Generic[F]):
+    """A handle on a key: exported (with rights) or declared (resolved at first use).
+
+    Generic in the key's callable type, as keys are: ``export_static_call(key)`` of a
+    ``StaticCall[F]`` is a ``StaticCallHandle[F]``; annotate a declared one with the type
+    the key has (``h: StaticCallHandle[Callable[[bytes], dict]] = declare_static_call(...)``).
+    """
 
     __slots__ = ("_key", "_spec", "tramp", "gpl", "__weakref__")
 
@@ -66,11 +75,18 @@ class StaticCallHandle(Handle):
         self._check_gpl(globals_, action)
         return key
 
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        import sys
+    if TYPE_CHECKING:
+        # calling a handle has the key's type; it fits where an F is expected
+        __call__: F
 
-        key = self._resolve_for("call", sys._getframe(1).f_globals)
-        return key(*args, **kwargs)
+        def _sc_accepts(self, target: F, /) -> None:
+            """Makes a handle a ``KeyOrHandle[F]`` (see ``_types``)."""
+    else:
+        def __call__(self, *args: Any, **kwargs: Any) -> Any:
+            import sys
+
+            key = self._resolve_for("call", sys._getframe(1).f_globals)
+            return key(*args, **kwargs)
 
 
 def _resolve_declared(spec: str) -> tuple[StaticCall[Any], bool, bool]:
@@ -100,13 +116,13 @@ def _resolve_declared(spec: str) -> tuple[StaticCall[Any], bool, bool]:
                           f"{type(value).__name__}, not a static call key")
 
 
-def export_static_call(key: StaticCall[Any], *, tramp: bool = False,
-                       gpl: bool = False) -> StaticCallHandle:
+def export_static_call(key: StaticCall[F], *, tramp: bool = False,
+                       gpl: bool = False) -> StaticCallHandle[F]:
     """Export ``key`` as ``"defining.module:name"``; returns the handle."""
     if not isinstance(key, StaticCall):
         raise TypeError(f"export_static_call() expects a StaticCall key, not {type(key).__name__}")
     spec = f"{key.__module__}:{key.name}"
-    handle = StaticCallHandle(key, spec, tramp=tramp, gpl=gpl)
+    handle: StaticCallHandle[F] = StaticCallHandle(key, spec, tramp=tramp, gpl=gpl)
     with UPDATE_LOCK:
         existing = _EXPORTS.get(spec)
         if existing is not None and existing._key is not key:
@@ -117,8 +133,11 @@ def export_static_call(key: StaticCall[Any], *, tramp: bool = False,
     return handle
 
 
-def declare_static_call(spec: str) -> StaticCallHandle:
-    """A forward declaration of ``"pkg.mod:name"``, resolved at its first use."""
+def declare_static_call(spec: str) -> StaticCallHandle[Callable[..., Any]]:
+    """A forward declaration of ``"pkg.mod:name"``, resolved at its first use.
+
+    Its type accepts any target; annotate the variable with the key's own type
+    (``StaticCallHandle[Callable[[int], int]]``) to have updates and calls checked."""
     if not isinstance(spec, str):
         raise TypeError(f"declare_static_call() expects 'package.module:name', "
                         f"not {type(spec).__name__}")

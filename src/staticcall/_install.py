@@ -10,7 +10,6 @@ original loader again from then on.
 from __future__ import annotations
 
 import importlib.abc
-import os
 import sys
 import threading
 import types
@@ -19,7 +18,7 @@ from importlib import _bootstrap, _bootstrap_external
 from importlib.machinery import ModuleSpec
 from typing import Any, Sequence
 
-from . import _packages
+from . import _env, _packages
 from ._decorator import UNSUPPORTED
 from ._errors import StaticCallWarning
 from ._packages import process_module
@@ -230,7 +229,7 @@ def from_environment() -> None:
     if _environment_read:
         return
     _environment_read = True
-    value = os.environ.get(ENVIRONMENT, "")
+    value = _env.packages()
     names = packages_from(value)
     if not names:
         return

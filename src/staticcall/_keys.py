@@ -1,72 +1,63 @@
 """Keys and the runtime path: everything that works without rewriting bytecode.
 
-A key (``StaticCall``) is a ``functools.partial`` subclass whose wrapped callable is
-the key's *effective* callable: the target, a raiser for NULL, or
-``static_call_return0`` for RET0. ``partial``'s C-level call goes straight to it, which
-makes calling a key cheaper than any Python ``__call__`` could. The partial's public
-fields (``func``, ``args``, ``keywords``) show a forwarder instead, so that nothing that
-unwraps a key can keep the target of the moment.
+A key (``StaticCall``) is a forwarder (``_forward``: the compiled accelerator's type,
+else a ``functools.partial`` subclass) whose C-level call goes straight to the key's
+*effective* callable: the target, a raiser for NULL, or ``static_call_return0`` for
+RET0. That makes calling a key cheaper than any Python ``__call__`` could. No attribute
+shows the effective callable; the partial-like fields (``func``, ``args``,
+``keywords``) show a forwarder instead, so that nothing that unwraps a key can keep the
+target of the moment.
 
-``static_call(key)`` and ``static_call_cond(key)`` are the bound ``__getitem__`` of two
-tables that map each key to a small generated trampoline (a Python function with the
-prototype's parameters whose target lives in a closure cell), so the undecorated form
-costs one C-level lookup and one Python-to-Python call.
+``static_call(key)`` and ``static_call_cond(key)`` hand out a small generated trampoline
+per key (a Python function with the prototype's parameters whose target lives in a
+closure cell): one C-level lookup (a field of the key, or a dict) and one
+Python-to-Python call, which a JIT trace can follow into the target.
 """
 
 from __future__ import annotations
 
-import functools
-import inspect
+import _thread
 import reprlib
 import sys
-import threading
 import types
-import weakref
+from _weakref import CallableProxyType  # weakref's, without the rest of weakref
 from types import EllipsisType
-from typing import (
-    TYPE_CHECKING,
-    Any,
-    Callable,
-    Generic,
-    Iterator,
-    Mapping,
-    ParamSpec,
-    TypeVar,
-    overload,
-)
 
+from . import _forward
 from ._errors import (
     StaticCallError,
     StaticCallNullError,
-    StaticCallPicklingError,
     StaticCallSignatureError,
 )
 from ._naming import defining_module
-from ._signature import signature_of
+from ._typing import TYPE_CHECKING, F, overload
 
-F = TypeVar("F", bound=Callable[..., Any])
-G = TypeVar("G", bound=Callable[..., Any])
-P = ParamSpec("P")
-R = TypeVar("R")
+if TYPE_CHECKING:
+    import inspect
+    from typing import Any, Callable, Iterator, Mapping, ParamSpec, TypeVar
+
+    G = TypeVar("G", bound=Callable[..., Any])
+    P = ParamSpec("P")
+    R = TypeVar("R")
 
 #: Serialises every update; calls never take it.
-UPDATE_LOCK = threading.RLock()
+UPDATE_LOCK = _thread.RLock()
 
 
-def static_call_return0(*args: Any, **kwargs: Any) -> int:
-    """The RET0 target: accepts anything and returns ``0``."""
-    return 0
+if TYPE_CHECKING:
+    from ._types import Return0Type
+
+    #: The RET0 target: accepts anything and returns ``0``; it fits every key.
+    static_call_return0: Return0Type
+else:
+    def static_call_return0(*args: Any, **kwargs: Any) -> int:
+        """The RET0 target: accepts anything and returns ``0``; it fits every key."""
+        return 0
 
 
 def _return_none(*args: Any, **kwargs: Any) -> None:
     return None
 
-
-#: The signature of a key without a prototype: it forwards any call.
-_ANY_SIGNATURE = inspect.Signature([
-    inspect.Parameter("args", inspect.Parameter.VAR_POSITIONAL),
-    inspect.Parameter("kwargs", inspect.Parameter.VAR_KEYWORD),
-])
 
 
 class _Unset:
@@ -127,6 +118,8 @@ def _binds_like(params: tuple[str, ...] | None, target: Any, sig: Any = UNSET) -
     if params is None or target is None or target is static_call_return0:
         return True
     if sig is UNSET:
+        from ._signature import signature_of  # with inspect: loaded at the first key
+
         sig = signature_of(target)
     if sig is None:
         return False
@@ -193,57 +186,29 @@ def keys_of_trampoline(obj: Any) -> Iterator[StaticCall[Any]]:
 
 if TYPE_CHECKING:
     from ._exports import StaticCallHandle
+    from ._types import KeyOrHandle
 
     @overload
     def static_call(key: StaticCall[F]) -> F: ...
     @overload
-    def static_call(key: StaticCallHandle) -> Callable[..., Any]: ...
-    def static_call(key: Any) -> Any: ...
+    def static_call(key: StaticCallHandle[F]) -> F: ...
+    def static_call(key: StaticCall[F] | StaticCallHandle[F]) -> F:
+        """The key's trampoline: ``static_call(key)(args)`` calls the current target."""
 
     @overload
     def static_call_cond(key: StaticCall[Callable[P, R]]) -> Callable[P, R | None]: ...
     @overload
-    def static_call_cond(key: StaticCallHandle) -> Callable[..., Any]: ...
-    def static_call_cond(key: Any) -> Any: ...
+    def static_call_cond(key: StaticCallHandle[Callable[P, R]]) -> Callable[P, R | None]: ...
+    def static_call_cond(key: Any) -> Any:
+        """``static_call_cond(key)(args)``: calls the current target, ``None`` if NULL."""
 else:
-    static_call = _CALL_TABLE.__getitem__
-    static_call_cond = _COND_TABLE.__getitem__
+    static_call, static_call_cond = _forward.lookups(_CALL_TABLE, _COND_TABLE)
 
 # --------------------------------------------------------------------------------------
 # The key type.
 # --------------------------------------------------------------------------------------
 
-if TYPE_CHECKING:
-    class PartialOf(Generic[F]):
-        # Calling one has the type F: a key's target's, a tracepoint's prototype's.
-        @property
-        def __call__(self) -> F:
-            raise NotImplementedError
-else:
-    class PartialOf(functools.partial, Generic[F]):
-        """A ``functools.partial`` (its C-level call) that type-checks as calling ``F``:
-        the base of keys and tracepoints."""
-
-        __slots__ = ()
-
-
-# The partial's own fields (in C: read-only members the C-level call reads directly;
-# with the pure-Python partial: writable slots). Keys hide them behind properties.
-_PARTIAL_FIELDS = {name: functools.partial.__dict__[name] for name in ("func", "args", "keywords")}
-
-
-def _field(name: str, shown: Callable[[Any], Any]) -> Any:
-    """A property that shows ``shown(key)`` in place of the partial's field ``name``; the
-    pure-Python partial's own code may still set the field."""
-    slot = _PARTIAL_FIELDS[name]
-
-    def set_field(self: Any, value: Any) -> None:
-        slot.__set__(self, value)
-
-    return property(shown, set_field, doc=f"Not the target: see static_call_query(). ({name})")
-
-
-class StaticCall(PartialOf[F]):
+class StaticCall(_forward.ForwarderOf[F]):
     """A static call key: a named, replaceable call target.
 
     Create keys with :func:`define_static_call`, :func:`define_static_call_null` or
@@ -251,7 +216,7 @@ class StaticCall(PartialOf[F]):
     ``static_call_cond(key)(...)`` or ``key(...)``.
     """
 
-    # Instance state lives in the partial's __dict__ (keys need a dict anyway for
+    # Instance state lives in the forwarder's __dict__ (keys need a dict anyway for
     # __name__, __doc__, ...). Attribute names start with "_sc_" to stay out of the way.
     if TYPE_CHECKING:
         name: str
@@ -268,12 +233,15 @@ class StaticCall(PartialOf[F]):
         _sc_null: Callable[..., Any]
         _sc_sites: dict[int, Any]
 
+        def _sc_accepts(self, target: F, /) -> None:
+            """Makes a key a ``KeyOrHandle[F]`` (see ``_types``)."""
+
     if not TYPE_CHECKING:
         # Code that unwraps partials (functools.partial in pure Python, toolz.curry,
         # inspect) sees a forwarder that follows updates, never the target of the moment.
-        func = _field("func", lambda self: self._sc_call_any)
-        args = _field("args", lambda self: ())
-        keywords = _field("keywords", lambda self: {})
+        func = _forward.hidden_field("func", lambda self: self._sc_call_any)
+        args = _forward.hidden_field("args", lambda self: ())
+        keywords = _forward.hidden_field("keywords", lambda self: {})
 
     def __new__(cls, *args: Any, **kwargs: Any) -> StaticCall[F]:
         raise TypeError("create keys with define_static_call(), define_static_call_null() "
@@ -282,6 +250,8 @@ class StaticCall(PartialOf[F]):
     @classmethod
     def _create(cls, target: Any, prototype: Callable[..., Any] | None, name: str | None,
                 module: str) -> StaticCall[Any]:
+        from ._signature import any_signature, signature_of
+
         source = target if callable(target) and target is not static_call_return0 else prototype
         explicit = name
         if name is None:
@@ -291,7 +261,7 @@ class StaticCall(PartialOf[F]):
         if not isinstance(name, str):
             raise TypeError(f"a key's name must be a str, not {type(name).__name__}")
         null = make_null_raiser(name)
-        self: StaticCall[Any] = functools.partial.__new__(cls, null)  # type: ignore[call-overload, type-var, unused-ignore]
+        self: StaticCall[Any] = _forward.new(cls, null)
         d = self.__dict__
         d["name"] = name
         d["__name__"] = name
@@ -308,7 +278,7 @@ class StaticCall(PartialOf[F]):
                 and target is not static_call_return0 and d["_sc_prototype"] is not None):
             _check_default_target(name, target, d["_sc_prototype"])
         # what inspect.signature(), help() and documentation tools show for the key
-        d["__signature__"] = d["_sc_prototype"] or _ANY_SIGNATURE
+        d["__signature__"] = d["_sc_prototype"] or any_signature()
         d["_sc_params"] = _simple_parameters(d["_sc_prototype"])
         d["_sc_null"] = null
         d["_sc_target"] = None
@@ -332,14 +302,13 @@ class StaticCall(PartialOf[F]):
             find_cycle(self, target, resolve=False)
         _CALL_TABLE[self] = d["_sc_call_tramp"]
         _COND_TABLE[self] = d["_sc_cond_tramp"]
+        _forward.set_entries(self, d["_sc_call_tramp"], d["_sc_cond_tramp"])
         if target is not None:
             self._sc_set_runtime(target)
         return self
 
-    # Keys are descriptors that bind to nothing, so a key stored on a class is
-    # reached unchanged through instances (partial itself binds on 3.14+).
-    def __get__(self, obj: Any, objtype: Any = None) -> StaticCall[F]:
-        return self
+    # Keys are descriptors that bind to nothing (ForwarderOf's __get__), so a key
+    # stored on a class is reached unchanged through instances.
 
     @reprlib.recursive_repr("<StaticCall ...>")
     def __repr__(self) -> str:
@@ -388,7 +357,8 @@ class StaticCall(PartialOf[F]):
         exact = _binds_like(self._sc_params, target, sig)
         _CALL_TABLE[self] = self._sc_call_tramp if exact else self._sc_call_any
         _COND_TABLE[self] = self._sc_cond_tramp if exact else self._sc_cond_any
-        functools.partial.__setstate__(self, (call, (), None, self.__dict__))  # type: ignore[attr-defined, unused-ignore]
+        _forward.set_entries(self, _CALL_TABLE[self], _COND_TABLE[self])
+        _forward.set_target(self, call)
         return old
 
 
@@ -413,6 +383,8 @@ def _reference_name(key: StaticCall[Any]) -> str:
                 for sub, member in list(vars(value).items()):
                     if member is key:
                         return f"{attr}.{sub}"
+    from ._errors import StaticCallPicklingError
+
     raise StaticCallPicklingError(
         f"static call {key.name!r}: cannot pickle the key by reference: module "
         f"{module_name!r} has no global (or class attribute) that is this key; keys pickle "
@@ -420,7 +392,7 @@ def _reference_name(key: StaticCall[Any]) -> str:
 
 
 def _check_default_target(name: str, target: Any, proto: inspect.Signature) -> None:
-    from ._signature import incompatibility, misfit_message
+    from ._signature import incompatibility, misfit_message, signature_of
 
     sig = signature_of(target)
     if sig is not None and incompatibility(proto, sig) is not None:
@@ -460,8 +432,11 @@ def target_repr(target: Any) -> str:
 
 #: The C lru_cache wrapper (a call through it is a C-level call); without _functools,
 #: lru_cache makes Python functions, whose frames the recursion limit guards.
-_LRU_WRAPPER: Any = type(functools.lru_cache(None)(_return_none))
-if _LRU_WRAPPER is types.FunctionType:
+try:
+    from _functools import (  # type: ignore[import-not-found, unused-ignore]
+        _lru_cache_wrapper as _LRU_WRAPPER,
+    )
+except ImportError:
     _LRU_WRAPPER = None
 
 #: The longest chain of keys a target may lead through. Each link is one C-level call
@@ -477,7 +452,7 @@ def _next_hops(obj: Any, resolve: bool = True) -> tuple[str, list[Any]]:
     kind = type(obj)
     if kind is types.BuiltinFunctionType:
         return "", []
-    if kind is weakref.CallableProxyType:
+    if kind is CallableProxyType:
         try:
             return "weakref.proxy", [obj.__call__.__self__]  # the referent
         except ReferenceError:
@@ -502,7 +477,7 @@ def _next_hops(obj: Any, resolve: bool = True) -> tuple[str, list[Any]]:
     follow = getattr(kind, "_sc_forwards_to", None)
     if follow is not None:
         return f"{getattr(kind, '_kind', kind.__name__)} {obj.name!r}", list(follow(obj))
-    if issubclass(kind, functools.partial):
+    if issubclass(kind, _forward.partial):
         return "partial", [obj.func]
     if issubclass(kind, (types.MethodType, staticmethod, classmethod)):
         return str(kind.__name__), [obj.__func__]
@@ -510,7 +485,7 @@ def _next_hops(obj: Any, resolve: bool = True) -> tuple[str, list[Any]]:
         return "lru_cache", [obj.__wrapped__]
     # an instance whose class's __call__ is itself a forwarder (a key does not bind)
     call = next((vars(c)["__call__"] for c in kind.__mro__ if "__call__" in vars(c)), None)
-    if issubclass(type(call), (StaticCall, StaticCallHandle, functools.partial)):
+    if issubclass(type(call), (StaticCall, StaticCallHandle, _forward.partial)):
         return f"{kind.__name__}()", [call]
     return "", []
 
@@ -660,13 +635,8 @@ def as_key(obj: Any, action: str) -> StaticCall[Any]:
     raise TypeError(f"expected a StaticCall key or handle, not {type(obj).__name__}")
 
 
-@overload
-def static_call_query(key: StaticCall[F]) -> F | None: ...
-@overload
-def static_call_query(key: StaticCallHandle) -> Any: ...
-
-
-def static_call_query(key: Any) -> Any:
+def static_call_query(key: KeyOrHandle[F]) -> F | None:
     """The current target: the function, ``None`` for NULL, ``static_call_return0`` for RET0."""
-    return as_key(key, "query")._sc_target
+    target: F | None = as_key(key, "query")._sc_target
+    return target
 

@@ -6,7 +6,11 @@ from __future__ import annotations
 
 import sys
 import types
-from typing import Any
+
+from ._typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from typing import Any
 
 #: The package's modules whose frames stand between a definition and its caller.
 OWN_MODULES = frozenset({"staticcall._keys", "staticcall._aliases",

@@ -22,13 +22,12 @@ from __future__ import annotations
 
 import ctypes
 import functools
-import os
 import sys
 import sysconfig
 import types
 from typing import Any, Iterable
 
-from . import _opcodes as op
+from . import _env, _opcodes as op
 
 _PTR = ctypes.sizeof(ctypes.c_void_p)
 _ITEMS = tuple.__basicsize__  # offset of ob_item[0] in a tuple object
@@ -74,13 +73,8 @@ def _free_threaded() -> bool:
 
 def unsupported_reason() -> str | None:
     """Why this interpreter cannot be live-patched, or ``None`` when it can."""
-    mode = os.environ.get("STATICCALL_MODE", "")
-    if mode == "trampoline":
+    if _env.mode() == "trampoline":
         return "STATICCALL_MODE=trampoline is set"
-    if mode not in ("", "inline"):
-        from ._errors import StaticCallError
-        raise StaticCallError(f"STATICCALL_MODE={mode!r} is not a mode: "
-                              f"use 'inline', 'trampoline' or leave it unset")
     if sys.implementation.name != "cpython":
         return f"{sys.implementation.name} is not CPython"
     if not op.SUPPORTED:

@@ -11,13 +11,23 @@ from __future__ import annotations
 import functools
 import inspect
 import itertools
-from typing import Any, Callable, Container, Iterator
+
+from ._typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from typing import Any, Callable, Container, Iterator
 
 _P = inspect.Parameter
 _POSITIONAL = (_P.POSITIONAL_ONLY, _P.POSITIONAL_OR_KEYWORD)
 _KEYWORDABLE = (_P.POSITIONAL_OR_KEYWORD, _P.KEYWORD_ONLY)
 _FRESH = "_static_call_unknown_keyword_"
 _MAX_SHAPES = 4096
+
+
+@functools.cache
+def any_signature() -> inspect.Signature:
+    """``(*args, **kwargs)``: what a key or tracepoint without a prototype shows."""
+    return inspect.Signature([_P("args", _P.VAR_POSITIONAL), _P("kwargs", _P.VAR_KEYWORD)])
 
 
 def signature_of(obj: Callable[..., Any] | None) -> inspect.Signature | None:

@@ -23,13 +23,15 @@ For the rewriter:
 from __future__ import annotations
 
 import os
-import threading
-import warnings
-from typing import TYPE_CHECKING, Any, Callable
 
 from ._errors import StaticCallError, StaticCallWarning
 from ._keys import UPDATE_LOCK
 from ._naming import Named, defining_module
+from ._typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import threading
+    from typing import Any, Callable
 
 __all__ = [
     "StaticKey",
@@ -317,6 +319,8 @@ def _apply_pending(key: StaticKey) -> None:
 
 
 def _deferred_expired(key: StaticKey) -> None:
+    import threading  # loaded already: this runs in the timer's thread
+
     with UPDATE_LOCK:
         if key._sk_timer is not threading.current_thread():
             return  # flushed, cancelled or replaced meanwhile
@@ -325,12 +329,16 @@ def _deferred_expired(key: StaticKey) -> None:
             _apply_pending(key)
         except Exception as exc:
             # Leave it pending: static_key_deferred_flush() applies it (and raises).
+            import warnings
+
             warnings.warn(StaticCallWarning(
                 f"static key {key.name!r}: deferred decrement failed, still pending: {exc}"),
                 stacklevel=1)
 
 
 def _start_timer(key: StaticKey, timeout: float) -> None:
+    import threading  # deferred keys only
+
     timer = threading.Timer(timeout, _deferred_expired, (key,))
     timer.daemon = True
     timer.name = f"staticcall deferred {key.name}"

@@ -24,23 +24,29 @@ reaches the caller. A site is recorded (in ``tp._tp_sites``) under ``UPDATE_LOCK
 laid out for ``tp._tp_key``'s state and ``tp._tp_target`` as read then.
 
 The runtime path (calling ``tp(args)`` in code that is not rewritten) needs none of
-this: a tracepoint is a ``functools.partial`` whose function is a no-op (with the
-prototype's parameters) with no probe, else a generated function that calls every probe
-and returns ``None``.
+this: a tracepoint is a forwarder (``_forward``, as keys are) whose effective callable
+is a no-op (with the prototype's parameters) with no probe, else a generated function
+that calls every probe and returns ``None``.
 """
 
 from __future__ import annotations
 
-import functools
-import inspect
+import builtins
 import types
-from typing import TYPE_CHECKING, Any, Callable, Iterator, TypeVar, overload
 
+from . import _forward
 from ._errors import StaticCallError, StaticCallSignatureError
-from ._keys import UPDATE_LOCK, PartialOf, StaticCall, keys_of_trampoline
+from ._keys import UPDATE_LOCK, StaticCall, keys_of_trampoline
 from ._naming import Named, defining_module
-from ._signature import incompatibility, signature_of
 from ._static_keys import StaticKey, set_state
+from ._typing import TYPE_CHECKING, F, overload
+
+if TYPE_CHECKING:
+    import inspect
+    from typing import Any, Callable, Iterator
+
+if TYPE_CHECKING:
+    from ._types import Probe, TracepointOf
 
 __all__ = [
     "Tracepoint",
@@ -51,7 +57,6 @@ __all__ = [
     "tracepoint_probes",
 ]
 
-F = TypeVar("F", bound=Callable[..., Any])
 
 #: Set by the rewriter: ``hook(tp, old_target, new_target)``, called under
 #: ``UPDATE_LOCK`` before a tracepoint's current callable changes (see the module
@@ -70,8 +75,8 @@ def _no_probe(*args: Any, **kwargs: Any) -> None:
 # Generated functions: one per probe list, calling each probe in order.
 # --------------------------------------------------------------------------------------
 
-_P = inspect.Parameter
-_FACTORIES: dict[tuple[tuple[str, ...] | None, int], Callable[..., Callable[..., None]]] = {}
+#: (parameters, probe count) -> (the function's code, the global names of its probes)
+_TEMPLATES: dict[tuple[tuple[str, ...] | None, int], tuple[types.CodeType, tuple[str, ...]]] = {}
 
 
 def _simple_parameters(sig: inspect.Signature | None) -> tuple[str, ...] | None:
@@ -81,8 +86,7 @@ def _simple_parameters(sig: inspect.Signature | None) -> tuple[str, ...] | None:
         return None
     names = []
     for p in sig.parameters.values():
-        if p.kind not in (_P.POSITIONAL_ONLY, _P.POSITIONAL_OR_KEYWORD) \
-                or p.default is not _P.empty:
+        if p.kind not in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) or p.default is not p.empty:
             return None
         names.append(p.name)
     return tuple(names) if len(names) <= 32 else None
@@ -93,8 +97,10 @@ def _binds_by_position(params: tuple[str, ...], proto: inspect.Signature,
     """Whether passing a call's arguments to ``probe`` by position binds it as the call
     itself would: keyword arguments of the call can only name the prototype's
     positional-or-keyword parameters, so the probe must have those, in that order."""
+    from ._signature import signature_of
+
     keywordable = [p.name for p in proto.parameters.values()
-                   if p.kind is _P.POSITIONAL_OR_KEYWORD]
+                   if p.kind is p.POSITIONAL_OR_KEYWORD]
     if not keywordable:
         return True
     sig = signature_of(probe)
@@ -102,27 +108,31 @@ def _binds_by_position(params: tuple[str, ...], proto: inspect.Signature,
         return False
     leading = list(sig.parameters.values())[:len(params)]
     return len(leading) == len(params) and all(
-        p.name == name and p.kind is _P.POSITIONAL_OR_KEYWORD
+        p.name == name and p.kind is p.POSITIONAL_OR_KEYWORD
         for p, name in zip(leading, params) if name in keywordable)
 
 
-def _factory(params: tuple[str, ...] | None, count: int) -> Callable[..., Callable[..., None]]:
-    factory = _FACTORIES.get((params, count))
-    if factory is None:
-        head = body = "*args, **kwargs" if params is None else ", ".join(params)
+def _probes_function(params: tuple[str, ...] | None,
+                     probes: tuple[Any, ...]) -> Callable[..., None]:
+    """A function calling each of ``probes`` in order, with ``params`` (``None``: ``*args,
+    **kwargs``). Its probes are globals of its own namespace: a call of one is a
+    ``LOAD_GLOBAL`` and a call, exactly what a hand-written call of a global costs (a
+    closure cell would add ``COPY_FREE_VARS`` and a ``LOAD_DEREF`` per probe). The code
+    is compiled once per (parameters, probe count)."""
+    template = _TEMPLATES.get((params, len(probes)))
+    if template is None:
+        head = "*args, **kwargs" if params is None else ", ".join(params)
         prefix = "probe_"
         while params and any(p.startswith(prefix) for p in params):
             prefix = "_" + prefix
-        probes = [f"{prefix}{i}" for i in range(count)]
-        calls = "".join(f"        {p}({body})\n" for p in probes) or "        pass\n"
-        src = (f"def factory({', '.join(probes)}):\n"
-               f"    def probes({head}):\n"
-               f"{calls}"
-               f"    return probes\n")
+        names = tuple(f"{prefix}{i}" for i in range(len(probes)))
+        calls = "".join(f"    {p}({head})\n" for p in names) or "    pass\n"
         ns: dict[str, Any] = {}
-        exec(compile(src, "<staticcall tracepoint>", "exec"), ns)
-        factory = _FACTORIES[(params, count)] = ns["factory"]
-    return factory
+        exec(compile(f"def probes({head}):\n{calls}", "<staticcall tracepoint>", "exec"), ns)
+        template = _TEMPLATES[(params, len(probes))] = (ns["probes"].__code__, names)
+    code, names = template
+    namespace: dict[str, Any] = {"__builtins__": builtins, **dict(zip(names, probes))}
+    return types.FunctionType(code, namespace)
 
 
 def _generate(tp: Tracepoint[Any], probes: tuple[Any, ...]) -> Callable[..., None]:
@@ -134,7 +144,7 @@ def _generate(tp: Tracepoint[Any], probes: tuple[Any, ...]) -> Callable[..., Non
     if params is not None and proto is not None and not all(
             _binds_by_position(params, proto, p) for p in probes):
         params = None
-    func = _factory(params, len(probes))(*probes)
+    func = _probes_function(params, probes)
     func.__name__ = f"{tp.name}_probes"
     func.__qualname__ = f"tracepoint({tp.name}).probes[{len(probes)}]"
     return func
@@ -158,7 +168,7 @@ class _TracepointKey(StaticKey):
         return f"{self.__dict__['_tp_owner'].name}.enabled"
 
 
-class Tracepoint(PartialOf[F], Named):
+class Tracepoint(_forward.ForwarderOf[F], Named):
     """A tracepoint: ``tp(args)`` calls every attached probe, in registration order.
 
     Create one with :func:`define_tracepoint`; attach probes with
@@ -178,6 +188,9 @@ class Tracepoint(PartialOf[F], Named):
         _tp_sites: dict[int, Any]
         _tp_idle: Callable[..., None]
 
+        def _sc_accepts_probe(self, probe: F, /) -> None:
+            """Makes a tracepoint a ``TracepointOf[F]`` (see ``_types``)."""
+
     def __new__(cls, *args: Any, **kwargs: Any) -> Tracepoint[F]:
         raise TypeError("create tracepoints with define_tracepoint()")
 
@@ -189,19 +202,20 @@ class Tracepoint(PartialOf[F], Named):
         if name is None and prototype is not None:
             found = getattr(prototype, "__name__", None)
             name = found if isinstance(found, str) and found != "<lambda>" else None
-        self: Tracepoint[Any] = functools.partial.__new__(cls, _no_probe)  # type: ignore[call-overload, type-var, unused-ignore]
+        from ._signature import any_signature, signature_of  # inspect: at the first one
+
+        self: Tracepoint[Any] = _forward.new(cls, _no_probe)
         self._init_name(name, module)
         d = self.__dict__
         sig = signature_of(prototype)
         d["_tp_prototype"] = sig
-        d["__signature__"] = sig or inspect.Signature([
-            _P("args", _P.VAR_POSITIONAL), _P("kwargs", _P.VAR_KEYWORD)])
+        d["__signature__"] = sig or any_signature()
         d["__doc__"] = getattr(prototype, "__doc__", None) if prototype is not None else None
         d["_tp_params"] = _simple_parameters(sig)
         # with no probe, calls still bind to the prototype's parameters (when simple)
-        d["_tp_idle"] = idle = _factory(d["_tp_params"], 0)()
+        d["_tp_idle"] = idle = _probes_function(d["_tp_params"], ())
         idle.__qualname__ = f"tracepoint({name or 'anonymous'}).no_probe"
-        functools.partial.__setstate__(self, (idle, (), None, d))  # type: ignore[attr-defined, unused-ignore]
+        _forward.set_target(self, idle)
         d["_tp_probes"] = ()
         d["_tp_target"] = None
         d["_tp_sites"] = {}  # filled by the rewriter
@@ -211,9 +225,8 @@ class Tracepoint(PartialOf[F], Named):
         _ALL.append(self)
         return self
 
-    # A tracepoint stored on a class is reached unchanged through instances.
-    def __get__(self, obj: Any, objtype: Any = None) -> Tracepoint[F]:
-        return self
+    # A tracepoint stored on a class is reached unchanged through instances
+    # (ForwarderOf's __get__).
 
     def __repr__(self) -> str:
         n = len(self._tp_probes)
@@ -299,7 +312,7 @@ def _next_targets(obj: Any) -> Iterator[Any]:
     if isinstance(obj, StaticCallHandle):
         yield getattr(obj, "_key", None)
         return
-    if isinstance(obj, functools.partial):
+    if isinstance(obj, _forward.partial):
         yield obj.func
         return
     owner = getattr(obj, "__self__", None)
@@ -348,6 +361,8 @@ def _check_probe(tp: Tracepoint[Any], probe: Any) -> None:
     proto = tp._tp_prototype
     if proto is None:
         return
+    from ._signature import incompatibility, signature_of
+
     sig = signature_of(probe)
     if sig is None:
         return  # unreadable (some builtins): accepted, as static_call_update does
@@ -405,10 +420,16 @@ def _set_probes(tp: Tracepoint[Any], probes: tuple[Any, ...]) -> None:
     d = tp.__dict__
     d["_tp_probes"] = probes
     d["_tp_target"] = new
-    functools.partial.__setstate__(tp, (runtime, (), None, d))  # type: ignore[attr-defined, unused-ignore]
+    _forward.set_target(tp, runtime)
 
 
-def register_probe(tp: Tracepoint[F], probe: F) -> None:
+@overload
+def register_probe(tp: Tracepoint[F], probe: Probe[F]) -> None: ...
+@overload
+def register_probe(tp: TracepointOf[F], probe: Probe[F]) -> None: ...
+
+
+def register_probe(tp: TracepointOf[F], probe: Probe[F]) -> None:
     """Attach ``probe`` to ``tp``; it runs after the probes attached before it. It must
     accept every call the prototype accepts (``StaticCallSignatureError``); attaching a
     probe that is already attached raises ``StaticCallError`` (the kernel's -EEXIST)."""
@@ -421,7 +442,13 @@ def register_probe(tp: Tracepoint[F], probe: F) -> None:
         _set_probes(t, t._tp_probes + (probe,))
 
 
-def unregister_probe(tp: Tracepoint[F], probe: F) -> None:
+@overload
+def unregister_probe(tp: Tracepoint[F], probe: Probe[F]) -> None: ...
+@overload
+def unregister_probe(tp: TracepointOf[F], probe: Probe[F]) -> None: ...
+
+
+def unregister_probe(tp: TracepointOf[F], probe: Probe[F]) -> None:
     """Detach ``probe`` from ``tp``; ``StaticCallError`` if it is not attached. A call
     already running on another thread may still call it once."""
     t = _as_tracepoint(tp, "unregister_probe")

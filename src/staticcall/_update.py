@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import contextlib
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, TypeVar, overload
+import sys
+from _collections_abc import Mapping as _Mapping  # collections.abc's, already loaded
+from types import SimpleNamespace
 
-from . import _patch, _static_keys, _tracepoints
+from . import _static_keys, _tracepoints
 from ._errors import StaticCallError, StaticCallSignatureError
 from ._keys import (
     UNSET,
@@ -16,17 +17,18 @@ from ._keys import (
     static_call_return0,
     target_repr,
 )
-from ._signature import incompatibility, misfit_message, signature_of
-from ._sites import Patcher, sites_of
 from ._static_keys import StaticKey
 from ._tracepoints import Tracepoint
+from ._typing import TYPE_CHECKING, F, overload
 
 if TYPE_CHECKING:
     from contextlib import AbstractContextManager
+    from typing import Any, Callable, Mapping
 
     from ._exports import StaticCallHandle
+    from ._sites import Patcher
+    from ._types import KeyOrHandle, Return0Type, Target
 
-F = TypeVar("F", bound=Callable[..., Any])
 
 #: Test hook: called with each site record before it is patched (failure injection).
 _before_site_patch: Callable[[Any], None] | None = None
@@ -50,6 +52,8 @@ def _check_target(key: StaticCall[Any], func: Any,
     proto = key._sc_prototype
     if proto is None:
         return UNSET
+    from ._signature import incompatibility, misfit_message, signature_of
+
     sig = signature_of(func)
     if sig is None:
         return None
@@ -65,6 +69,13 @@ def _patch_all(records: list[Any], step: Callable[[Patcher, Any], None],
     fail), and drop stale traces. What the writes replaced is released when this
     returns (the patcher keeps it until then): a frame still using a replaced target
     holds its own reference."""
+    if not records:  # nothing to patch: the rewriter's modules need not be loaded
+        if then is not None:
+            then(SimpleNamespace(keep=[]))  # type: ignore[arg-type]
+        return
+    from . import _patch
+    from ._sites import Patcher
+
     patcher = Patcher()
     try:
         for rec in records:
@@ -104,9 +115,18 @@ def _apply(changes: list[tuple[StaticCall[Any], Any]], sigs: dict[int, Any] | No
 def _state_changed(key: StaticKey, enabled: bool) -> None:
     """The static keys' hook: make every branch site of ``key`` (or, for a tracepoint's
     key, every site of the tracepoint) take the direction ``enabled`` selects."""
+    table = _site_table()
+    if table is None:
+        return
     owner = key.__dict__.get("_tp_owner")
-    records = sites_of(owner if owner is not None else key) or {}
+    records = table.sites_of(owner if owner is not None else key) or {}
     _patch_all(list(records.values()), lambda p, rec: p.set_branch(rec, enabled))
+
+
+def _site_table() -> Any:
+    """The site table's module, or ``None`` while it is not loaded: then nothing has been
+    rewritten, no site exists anywhere and there is nothing to patch."""
+    return sys.modules.get(f"{__package__}._sites")
 
 
 def _target_changed(tp: Tracepoint[Any], old: Any, new: Any) -> None:
@@ -120,19 +140,28 @@ _tracepoints.on_target_change = _target_changed
 
 
 @overload
-def static_call_update(key: StaticCall[F], func: F | None) -> F | None: ...
+def static_call_update(key: StaticCall[F] | StaticCallHandle[F], func: Target[F]) -> F | None: ...
 @overload
-def static_call_update(key: StaticCallHandle, func: Callable[..., Any] | None) -> Any: ...
+def static_call_update(key: KeyOrHandle[F], func: Return0Type) -> F | None: ...
+@overload
+def static_call_update(key: KeyOrHandle[F], func: Target[F]) -> F | None: ...
 
 
-def static_call_update(key: Any, func: Any) -> Any:
+# (mypy cannot match the overloads' F to the implementation's; these annotations are
+# what help() shows)
+def static_call_update(  # type: ignore[misc]
+        key: KeyOrHandle[F], func: Target[F] | Return0Type) -> F | None:
     """Set the key's target (a callable, ``None`` for NULL or ``static_call_return0``
     for RET0) and return the previous one. Every site, running frames included, calls
-    the new target once this returns."""
+    the new target once this returns.
+
+    ``key`` is a ``StaticCall[F]`` or a ``StaticCallHandle[F]``; type checkers check
+    ``func`` against ``F``. A ``func`` that does not fit the key's prototype raises
+    ``StaticCallSignatureError`` (naming the parameter) and changes nothing."""
     k = as_key(key, "update")
     with UPDATE_LOCK:
         sig = _check_target(k, func)
-        previous = k._sc_target
+        previous: F | None = k._sc_target
         if func is previous:
             return previous
         _apply([(k, func)], {id(k): sig})
@@ -141,7 +170,7 @@ def static_call_update(key: Any, func: Any) -> Any:
 
 def static_call_update_many(updates: Mapping[Any, Any]) -> dict[Any, Any]:
     """Update several keys at once, all or nothing; returns ``{key: previous}``."""
-    if not isinstance(updates, Mapping):
+    if not isinstance(updates, _Mapping):
         raise TypeError(f"static_call_update_many() expects a mapping, "
                         f"not {type(updates).__name__}")
     resolved: dict[StaticCall[Any], Any] = {}
@@ -160,14 +189,18 @@ def static_call_update_many(updates: Mapping[Any, Any]) -> dict[Any, Any]:
 
 
 @overload
-def static_call_override(key: StaticCall[F],
-                         func: F | None) -> AbstractContextManager[F | None]: ...
+def static_call_override(key: StaticCall[F] | StaticCallHandle[F],
+                         func: Target[F]) -> AbstractContextManager[F | None]: ...
 @overload
-def static_call_override(key: StaticCallHandle,
-                         func: Callable[..., Any] | None) -> AbstractContextManager[Any]: ...
+def static_call_override(key: KeyOrHandle[F],
+                         func: Return0Type) -> AbstractContextManager[F | None]: ...
+@overload
+def static_call_override(key: KeyOrHandle[F],
+                         func: Target[F]) -> AbstractContextManager[F | None]: ...
 
 
-def static_call_override(key: Any, func: Any) -> AbstractContextManager[Any]:
+def static_call_override(  # type: ignore[misc]  # as for static_call_update
+        key: KeyOrHandle[F], func: Target[F] | Return0Type) -> AbstractContextManager[F | None]:
     """Set ``key``'s target for the ``with`` block; restore the previous one on exit.
 
     Overrides of one key that are active at once form a stack. The innermost one ending
@@ -193,16 +226,27 @@ class _Active:
 _ACTIVE: dict[int, tuple[StaticCall[Any], list[_Active]]] = {}
 
 
-@contextlib.contextmanager
-def _override(k: StaticCall[Any], func: Any) -> Iterator[Any]:
-    with UPDATE_LOCK:
-        previous = static_call_update(k, func)
-        entry = _Active(func, previous)
-        _ACTIVE.setdefault(id(k), (k, []))[1].append(entry)
-    try:
-        yield previous
-    finally:
-        _end_override(k, entry)
+class _override:  # noqa: N801 - used as contextlib.contextmanager functions are
+    """The context manager of one override: the update happens on entry."""
+
+    __slots__ = ("key", "func", "entry")
+
+    def __init__(self, k: StaticCall[Any], func: Any) -> None:
+        self.key, self.func = k, func
+        self.entry: _Active | None = None
+
+    def __enter__(self) -> Any:
+        if self.entry is not None:
+            raise RuntimeError("static_call_override(): this override was entered already")
+        with UPDATE_LOCK:
+            previous = static_call_update(self.key, self.func)
+            self.entry = _Active(self.func, previous)
+            _ACTIVE.setdefault(id(self.key), (self.key, []))[1].append(self.entry)
+        return previous
+
+    def __exit__(self, *exc_info: object) -> None:
+        assert self.entry is not None
+        _end_override(self.key, self.entry)
 
 
 def _end_override(k: StaticCall[Any], entry: _Active) -> None:

@@ -19,12 +19,16 @@ from __future__ import annotations
 
 import sys
 import warnings
-from typing import TYPE_CHECKING, Any, Callable, Generator, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Generator, Generic, Iterator, TypeVar, overload
 
 import pytest
 
 if TYPE_CHECKING:
+    from ._exports import StaticCallHandle
     from ._keys import StaticCall
+    from ._types import KeyOrHandle, Return0Type, Target
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 # --------------------------------------------------------------------------------------
@@ -115,7 +119,7 @@ def _resolve(key: Any, globals_: dict[str, Any]) -> StaticCall[Any]:
                     f"'module:name' string, not {type(key).__name__}")
 
 
-class _Override:
+class _Override(Generic[F]):
     """``staticcall.override(key, func)``: ``static_call_override`` that the fixture
     ends at the end of the test if the test did not."""
 
@@ -125,13 +129,13 @@ class _Override:
         self._func = func
         self._cm: Any = None
 
-    def __enter__(self) -> Any:
+    def __enter__(self) -> F | None:
         from ._update import static_call_override
 
         if self._cm is not None:
             raise RuntimeError("staticcall.override(...) is already in effect")
         cm = static_call_override(self._key, self._func)
-        previous = cm.__enter__()
+        previous: F | None = cm.__enter__()
         self._cm = cm
         self._owner._open.append(self)
         return previous
@@ -153,18 +157,38 @@ class StaticCallFixture:
     ``static_call_override``)."""
 
     def __init__(self) -> None:
-        self._open: list[_Override] = []  # overrides in effect, in the order they began
+        self._open: list[_Override[Any]] = []  # overrides in effect, in the order they began
         self._warned: set[tuple[str, str]] = set()
+
+    @overload
+    def update(self, key: StaticCall[F] | StaticCallHandle[F], func: Target[F]) -> F | None: ...
+    @overload
+    def update(self, key: KeyOrHandle[F], func: Return0Type) -> F | None: ...
+    @overload
+    def update(self, key: KeyOrHandle[F], func: Target[F]) -> F | None: ...
+    @overload
+    def update(self, key: str, func: Any) -> Any: ...
 
     def update(self, key: Any, func: Any) -> Any:
         """``static_call_update(key, func)`` until the end of the test; returns the
-        previous target."""
+        previous target. ``key``: a key, a handle or ``"module:name"``."""
         self._check_rebinds()
         return _Override(self, _resolve(key, sys._getframe(1).f_globals), func).__enter__()
 
-    def override(self, key: Any, func: Any) -> _Override:
+    @overload
+    def override(self, key: StaticCall[F] | StaticCallHandle[F],
+                 func: Target[F]) -> _Override[F]: ...
+    @overload
+    def override(self, key: KeyOrHandle[F], func: Return0Type) -> _Override[F]: ...
+    @overload
+    def override(self, key: KeyOrHandle[F], func: Target[F]) -> _Override[F]: ...
+    @overload
+    def override(self, key: str, func: Any) -> _Override[Any]: ...
+
+    def override(self, key: Any, func: Any) -> _Override[Any]:
         """``with staticcall.override(key, func):`` -- ``static_call_override`` for the
-        block (ended at the end of the test if the block did not end it)."""
+        block (ended at the end of the test if the block did not end it). ``key``: a
+        key, a handle or ``"module:name"``."""
         self._check_rebinds()
         return _Override(self, _resolve(key, sys._getframe(1).f_globals), func)
 

@@ -19,7 +19,7 @@ from bytecode import Bytecode, Instr, Label, SetLineno, TryBegin, TryEnd
 
 from . import late
 from .emit import Context, Edits, emit_site, reject
-from .find import Resolver, find_loads
+from .find import Resolver, find_loads, may_hold_sites
 from .found import FoundSite, Switch, UnboundName
 from .locate import locate
 from .match import match_calls
@@ -78,25 +78,17 @@ def _same_fate_per_line(sites: list[FoundSite]) -> None:
             s.give_up(f"another copy of this statement stays on the runtime path ({why})")
 
 
-def _rewrite_nested(items: list[Any], nested: Callable[[types.CodeType], types.CodeType]) -> bool:
-    """Rewrite the code objects ``items`` load (functions, lambdas, comprehensions);
-    whether any changed."""
-    changed = False
-    for item in items:
-        if (isinstance(item, Instr) and item.name == "LOAD_CONST"
-                and isinstance(item.arg, types.CodeType)):
-            new_arg = nested(item.arg)
-            changed = changed or new_arg is not item.arg
-            item.arg = new_arg
-    return changed
-
-
 def rewrite(code: types.CodeType, globals_: dict[str, Any], resolve: Resolver,
             nested: Callable[[types.CodeType], types.CodeType]) -> Rewritten:
-    """Rewrite ``code``'s own sites; ``nested`` rewrites code objects it contains."""
+    """Rewrite ``code``'s own sites; ``nested`` rewrites code objects it contains. Code
+    whose names lead to no site is not read at all (only its nested code is replaced)."""
+    consts = tuple(nested(c) if isinstance(c, types.CodeType) else c for c in code.co_consts)
+    if any(a is not b for a, b in zip(consts, code.co_consts)):
+        code = code.replace(co_consts=consts)
+    if not may_hold_sites(code, globals_, resolve):
+        return Rewritten(code, [])
     bc = read(code)
     items: list[Any] = list(bc)
-    changed = _rewrite_nested(items, nested)
     sites = find_sites(items, code, globals_, resolve)
     for s in sites:
         if s.reason is None and s.kind != "branch":
@@ -105,9 +97,7 @@ def rewrite(code: types.CodeType, globals_: dict[str, Any], resolve: Resolver,
         _same_fate_per_line(sites)
         good = [s for s in sites if s.reason is None]
         if not good:
-            bc.clear()
-            bc.extend(items)
-            return Rewritten(bc.to_code() if changed else code, sites)
+            return Rewritten(code, sites)
         edits, ctx = Edits(items), Context.of(code, items)
         for s in good:
             emit_site(edits, s, ctx)
@@ -117,14 +107,14 @@ def rewrite(code: types.CodeType, globals_: dict[str, Any], resolve: Resolver,
         ordinals = {id(x): n for n, x in enumerate(x for x in final if isinstance(x, Instr))}
         bc.clear()
         bc.extend(final)
-        new_code = bc.to_code()
-        # The assembler's stack-depth analysis follows the switches as assembled, so it
-        # never enters what they jump over: a drop block, or a whole skipped statement.
-        # Every path of the rewritten code stays within the original's depth plus one (T
-        # loaded again above the arguments, or a value parked while dropping a NULL), so
-        # that is the bound.
-        new_code = new_code.replace(co_stacksize=max(new_code.co_stacksize,
-                                                     code.co_stacksize + STACK_EXTRA))
+        # Every path of the rewritten code, whatever its switches say, stays within the
+        # original's depth plus one (T loaded again above the arguments, or a value
+        # parked while dropping a NULL), and each exception handler keeps the depth it
+        # had (read() conserved them): no stack analysis to run (a control-flow graph
+        # of the whole function, most of the assembler's time). The fuzzer checks the
+        # bound against that analysis in every state its programs run in.
+        new_code = bc.to_code(stacksize=code.co_stacksize + STACK_EXTRA,
+                              compute_exception_stack_depths=False)
         locate(new_code, good, ordinals)
         late.locate(new_code, good, ordinals)
         if all(s.reason is None for s in good):

@@ -30,6 +30,7 @@ from bytecode import Instr, Label
 
 from .. import _opcodes as op
 from .._patch import Holder
+from .bound import bound_before
 from .found import FoundSite, Slot
 
 #: A local a drop block may use when the function has none to park.
@@ -78,6 +79,16 @@ class Context:
     params: set[str]     # parameters
     deleted: set[str]    # locals some DELETE_FAST may unbind
     spare: str           # the local a drop block parks a value in
+    items: list[Any] = field(default_factory=list)
+    _bound: list[frozenset[str] | None] | None = None
+
+    def bound(self, index: int, name: str) -> bool:
+        """Whether local ``name`` is bound on every path to ``items[index]`` (computed
+        once per code object, on first use: only 3.11 asks)."""
+        if self._bound is None:
+            self._bound = bound_before(self.items, self.params)
+        state = self._bound[index]
+        return state is not None and name in state
 
     @classmethod
     def of(cls, code: types.CodeType, items: list[Any]) -> Context:
@@ -90,7 +101,7 @@ class Context:
                          SCRATCH)
         else:
             spare = code.co_varnames[0] if code.co_varnames else SCRATCH
-        return cls(params, deleted, spare)
+        return cls(params, deleted, spare, items)
 
 
 def call_group_start(items: list[Any], call_index: int) -> int | None:
@@ -261,27 +272,16 @@ def plain_arguments(items: list[Any], site: FoundSite, start: int, ctx: Context)
     """Whether the arguments only push constants and bound locals, all on the site's
     first line (so that skipping them changes no line event either)."""
     line = items[site.start].lineno
-    for x in _arguments(items, site, start):
+    for n in range(site.end, start):
+        x = items[n]
         if not isinstance(x, Instr) or x.lineno not in (None, line):
             return False
         if x.name in op.PURE_LOADS:
             continue
-        if x.name == "LOAD_FAST" and (x.arg in ctx.params and x.arg not in ctx.deleted
-                                      or _stored_before(items, site.start, x.arg)):
-            continue  # 3.11: a local known to be bound
+        if x.name == "LOAD_FAST" and ctx.bound(n, x.arg):
+            continue  # 3.11: a local bound on every path here
         return False
     return True
-
-
-def _stored_before(items: list[Any], index: int, name: str) -> bool:
-    """Whether ``name`` is stored earlier in the basic block that holds ``index``
-    (straight-line code: that store always ran, and nothing deleted it since)."""
-    for x in reversed(items[:index]):
-        if not isinstance(x, Instr) or x.has_jump() or x.name == "DELETE_FAST" and x.arg == name:
-            return False  # a label, a try boundary, a jump: the block starts here
-        if x.name == "STORE_FAST" and x.arg == name:
-            return True
-    return False
 
 
 def runs_code(items: list[Any], site: FoundSite, start: int) -> bool:

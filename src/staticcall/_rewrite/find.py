@@ -192,6 +192,100 @@ def _branch(items: list[Any], i: int, end: int, shape: list[str], globals_: dict
     return site
 
 
+#: Values whose attributes never lead to a site: skipped by ``may_hold_sites``.
+_LEAVES = (int, float, complex, str, bytes, bool, type(None), tuple, list, dict, set,
+           frozenset, types.BuiltinFunctionType, types.MethodType)
+#: How deep ``may_hold_sites`` follows attributes (``pkg.mod.sub.K``).
+_DEPTH = 4
+
+
+def may_hold_sites(code: types.CodeType, globals_: dict[str, Any], resolve: Resolver) -> bool:
+    """Whether ``code``'s own instructions may load a site's callable, from its names
+    alone (no bytecode is read): some global it names is, or holds through attributes it
+    also names, ``static_call``/``static_call_cond`` or something ``resolve`` knows.
+    ``False`` proves it has no site. Attributes are looked up in ``__dict__``s only (no
+    property or ``__getattr__`` runs); where one may compute a value, the answer is
+    ``True`` and the bytecode is read."""
+    names = code.co_names
+    attrs = frozenset(names)
+    seen: set[int] = set()
+    for name in names:
+        try:
+            value = _lookup(globals_, name)
+        except LookupError:
+            continue
+        if _leads_to_site(value, attrs, resolve, _DEPTH, seen):
+            return True
+    return False
+
+
+_MISSING = object()
+_HEAPTYPE = 1 << 9
+
+
+def _heap(cls: type) -> bool:
+    """Whether ``cls`` was made by a class statement (not built in)."""
+    return bool(type.__dict__["__flags__"].__get__(cls) & _HEAPTYPE)
+
+
+def _is_candidate(value: Any, resolve: Resolver) -> bool:
+    return value is static_call or value is static_call_cond or resolve(value) is not None
+
+
+def _namespaces(value: Any) -> tuple[list[Any], bool] | None:
+    """The dicts an attribute of ``value`` is found in, in lookup order, and whether a
+    hook (``__getattr__``, ``__getattribute__``) may compute attributes; ``None``: not
+    known statically."""
+    if isinstance(value, types.ModuleType):
+        d = vars(value)
+        return [d], "__getattr__" in d
+    try:
+        mro = type.__dict__["__mro__"].__get__(type(value))
+        if isinstance(value, type):
+            own = list(type.__dict__["__mro__"].__get__(value))
+        else:
+            inst = getattr(value, "__dict__", None)
+            own = [inst] if isinstance(inst, dict) else []
+        # a built-in class's attributes are its own descriptors, never a key
+        spaces = [c if isinstance(c, dict) else vars(c) for c in own + list(mro)
+                  if isinstance(c, dict) or _heap(c)]
+    except Exception:
+        return None
+    # __getattr__ anywhere, or a __getattribute__ of a class written in Python (every
+    # built-in class lists its generic one)
+    hooks = any("__getattr__" in vars(c) or "__getattribute__" in vars(c) and _heap(c)
+                for c in mro)
+    return [d for d in spaces if isinstance(d, (dict, types.MappingProxyType))], hooks
+
+
+def _leads_to_site(value: Any, attrs: frozenset[str], resolve: Resolver, depth: int,
+                   seen: set[int]) -> bool:
+    if _is_candidate(value, resolve):
+        return True
+    if depth == 0 or isinstance(value, _LEAVES) or id(value) in seen:
+        return False
+    seen.add(id(value))
+    found = _namespaces(value)
+    if found is None:
+        return True
+    spaces, hooks = found
+    for attr in attrs:
+        inner = next((d[attr] for d in spaces if attr in d), _MISSING)
+        if inner is _MISSING:
+            if hooks:
+                return True  # a __getattr__ may make it
+            continue
+        if _is_candidate(inner, resolve):
+            return True
+        if isinstance(inner, types.FunctionType) or isinstance(inner, type):
+            pass  # a function or class: followed below, bound or not
+        elif hasattr(type(inner), "__get__") and not isinstance(value, types.ModuleType):
+            return True  # a descriptor (a property...) computes the attribute
+        if _leads_to_site(inner, attrs, resolve, depth - 1, seen):
+            return True
+    return False
+
+
 def find_loads(items: list[Any], globals_: dict[str, Any], resolve: Resolver,
                qualname: str, filename: str) -> list[FoundSite]:
     """Every load of a site's callable in ``items``, in order."""

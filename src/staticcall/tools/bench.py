@@ -44,8 +44,18 @@ from dataclasses import dataclass
 from typing import Any, Callable, TextIO
 
 from .. import _opcodes as op
+from .bench_pipeline import WAYS, measure_pipeline
+from .timing import (
+    UNROLL,
+    Progress,
+    calibrate,
+    loop_sampler,
+    loop_source,
+    now as _now,
+    quantiles,
+    run_rounds,
+)
 
-UNROLL = 10
 ENV_NAME = "_bench_env"
 
 # --------------------------------------------------------------------------------------
@@ -60,8 +70,15 @@ from staticcall import (
     define_tracepoint, register_probe,
 )
 
+import functools
+
 def target(x):
     return x
+
+def py_forward(x):
+    return target(x)
+
+partial_target = functools.partial(target)
 
 def other_target(x):
     return x
@@ -170,22 +187,28 @@ SCENARIOS: tuple[Scenario, ...] = (
     Scenario("if_hook_none", "if hook is not None: hook(x), no hook", "indirect",
              "if no_hook is not None: no_hook(x)"),
     Scenario("stub", "call of a stub returning 0", "indirect", "y = stub(x)"),
+    # what the undecorated forms are made of: a call from C into Python (a key's call),
+    # one more Python call (a trampoline); a builtin call (direct_builtin) is the lookup
+    Scenario("c_forward", "call of functools.partial(target): C calls Python", "floor",
+             "y = partial_target(x)"),
+    Scenario("py_forward", "call of a Python function that calls the target", "floor",
+             "y = py_forward(x)"),
     # staticcall, runtime path
     Scenario("undecorated_static_call", "static_call(k)(x), undecorated", "staticcall",
-             "y = static_call(k_plain)(x)", target=2.0),
-    Scenario("key_call", "k(x), undecorated", "staticcall", "y = k_plain(x)", target=2.0),
+             "y = static_call(k_plain)(x)", target=1.5),
+    Scenario("key_call", "k(x), undecorated", "staticcall", "y = k_plain(x)", target=1.5),
     # staticcall, rewritten sites, each against a direct call of the same kind of target
     Scenario("site_function", "rewritten site -> Python function", "staticcall",
-             "y = static_call(k_func)(x)", target=1.05, decorate=True),
+             "y = static_call(k_func)(x)", target=1.03, decorate=True),
     Scenario("direct_builtin", "direct call of a builtin (abs)", "floor", "y = abs(x)",
              reference=None),
     Scenario("site_builtin", "rewritten site -> builtin (abs)", "staticcall",
-             "y = static_call(k_builtin)(x)", reference="direct_builtin", target=1.05,
+             "y = static_call(k_builtin)(x)", reference="direct_builtin", target=1.03,
              decorate=True),
     Scenario("direct_bound", "direct call of a bound method", "floor", "y = bound(x)",
              reference=None),
     Scenario("site_bound", "rewritten site -> bound method", "staticcall",
-             "y = static_call(k_bound)(x)", reference="direct_bound", target=1.05,
+             "y = static_call(k_bound)(x)", reference="direct_bound", target=1.03,
              decorate=True),
     Scenario("site_null", "rewritten NULL static_call_cond site", "staticcall",
              "static_call_cond(k_null)(x)", reference="if_hook_none", target=1.1,
@@ -311,16 +334,6 @@ def release(env: dict[str, Any]) -> None:
     gc.collect()
 
 
-def loop_source(name: str, statement: str, unroll: int = UNROLL) -> str:
-    body = "".join(f"        {statement}\n" for _ in range(unroll))
-    return (f"def {name}(n):\n"
-            f"    x = 1\n"
-            f"    y = None\n"
-            f"    for _ in range(n):\n"
-            f"{body}"
-            f"    return y\n")
-
-
 def make_loop(scenario: Scenario, env: dict[str, Any], copy: int = 0) -> Callable[[int], Any]:
     """The scenario's loop function (decorated with ``@static_calls`` if it has sites);
     ``copy`` numbers separately compiled copies of the same loop."""
@@ -425,85 +438,6 @@ def make_decoration_case(sites: int, env: dict[str, Any]) -> Callable[[], Any]:
 # Measuring.
 # --------------------------------------------------------------------------------------
 
-_now = time.perf_counter_ns
-
-
-def _time_loop(func: Callable[[int], Any], n: int) -> int:
-    t0 = _now()
-    func(n)
-    return _now() - t0
-
-
-def _loop_sampler(func: Callable[[int], Any], n: int) -> Callable[[], int]:
-    def sample() -> int:
-        return _time_loop(func, n)
-
-    return sample
-
-
-def calibrate(func: Callable[[int], Any], sample_time: float, start: int = 16) -> int:
-    """Loop count that makes one call of ``func(n)`` last about ``sample_time``."""
-    goal = sample_time * 1e9
-    n = start
-    while True:
-        elapsed = _time_loop(func, n)
-        if elapsed >= goal / 4 or n >= 1 << 30:
-            break
-        n *= 4 if elapsed < goal / 64 else 2
-    return max(1, int(n * goal / max(elapsed, 1)))
-
-
-def _quantiles(values: list[float]) -> tuple[float, float, float, float]:
-    """min, first quartile, median, third quartile."""
-    s = sorted(values)
-    if len(s) == 1:
-        return s[0], s[0], s[0], s[0]
-    q = statistics.quantiles(s, n=4, method="inclusive")
-    return s[0], q[0], statistics.median(s), q[2]
-
-
-class Progress:
-    """One progress line on stderr (rewritten in place on a terminal)."""
-
-    def __init__(self, stream: TextIO | None, enabled: bool = True) -> None:
-        self.stream = stream if enabled else None
-        self.tty = bool(stream is not None and getattr(stream, "isatty", lambda: False)())
-        self.last = ""
-        self.width = 0
-        self.t0 = time.monotonic()
-
-    def __call__(self, text: str) -> None:
-        if self.stream is None:
-            return
-        line = f"staticcall bench: {text}  [{time.monotonic() - self.t0:.0f}s]"
-        if self.tty:
-            pad = " " * max(0, self.width - len(line))
-            self.stream.write("\r" + line + pad)
-            self.width = len(line)
-            self.stream.flush()
-        elif text.split(",")[0] != self.last:   # one line per phase when not a terminal
-            self.stream.write(line + "\n")
-            self.stream.flush()
-        self.last = text.split(",")[0]
-
-    def done(self) -> None:
-        if self.stream is not None and self.tty:
-            self.stream.write("\r" + " " * self.width + "\r")
-            self.stream.flush()
-
-
-def _run_rounds(cases: list[tuple[str, Callable[[], int], int]], rounds: int,
-                progress: Callable[[str], None], what: str) -> dict[str, list[float]]:
-    """Round-robin samples: ``cases`` are ``(id, sample, ops)``; returns ns per op."""
-    out: dict[str, list[float]] = {cid: [] for cid, _, _ in cases}
-    k = len(cases)
-    for r in range(rounds):
-        progress(f"{what}, round {r + 1}/{rounds}")
-        shift = r % k if k else 0
-        for cid, sample, ops in cases[shift:] + cases[:shift]:
-            out[cid].append(sample() / ops)
-    return out
-
 
 COPIES = 2
 
@@ -521,13 +455,13 @@ def measure_calls(mode: Mode,
         progress(f"calibrating, {s.id} ({i + 1}/{len(loops)})")
         func(16)  # warm up: specialisation, and the decorated copies' first calls
         counts[s.id, c] = calibrate(func, mode.sample_time)
-    cases = [(f"{s.id}#{c}", _loop_sampler(func, counts[s.id, c]), counts[s.id, c] * UNROLL)
+    cases = [(f"{s.id}#{c}", loop_sampler(func, counts[s.id, c]), counts[s.id, c] * UNROLL)
              for s, c, func in loops]
-    raw = _run_rounds(cases, mode.rounds, progress, "measuring calls")
+    raw = run_rounds(cases, mode.rounds, progress, "measuring calls")
     best: dict[str, int] = {}
     for s in SCENARIOS:
         best[s.id] = min(range(COPIES), key=lambda c: min(raw[f"{s.id}#{c}"]))
-    stats = {s.id: _quantiles(raw[f"{s.id}#{best[s.id]}"]) for s in SCENARIOS}
+    stats = {s.id: quantiles(raw[f"{s.id}#{best[s.id]}"]) for s in SCENARIOS}
     b_min, _, b_med, _ = stats[BASELINE]
     rows: list[dict[str, Any]] = []
     by_id: dict[str, dict[str, Any]] = {}
@@ -574,7 +508,7 @@ def measure_calls(mode: Mode,
 
 def _latency_row(cid: str, label: str, kind: str, unit: str, values: list[float],
                  ops: int, rounds: int, **extra: Any) -> dict[str, Any]:
-    mn, q1, med, q3 = _quantiles(values)
+    mn, q1, med, q3 = quantiles(values)
     row = {
         "id": cid, "label": label, "group": kind, "kind": kind, "unit": unit,
         "ns_min": mn, "ns_median": med, "raw_ns_min": mn, "raw_ns_q1": q1,
@@ -632,7 +566,7 @@ def measure_updates(mode: Mode, progress: Callable[[str], None]) -> list[dict[st
     alone = key_with(1, "alone")
     few_others = len(static_call_sites()) - 1
     pairs = pairs_for(alone, other, target)
-    values = _run_rounds([("x", _update_sampler(alone, other, target, pairs), 2 * pairs)],
+    values = run_rounds([("x", _update_sampler(alone, other, target, pairs), 2 * pairs)],
                          mode.latency_rounds, progress, "update latency alone")["x"]
     rows.append(_latency_row("update_1_site_alone",
                              "update: key with 1 site, before the large keys exist",
@@ -671,7 +605,7 @@ def measure_updates(mode: Mode, progress: Callable[[str], None]) -> list[dict[st
     cid = f"flip_{big}_branch_sites"
     cases.append((cid, _flip_sampler(sk, pairs), 2 * pairs))
     meta[cid] = (f"static key flip: {big:,} branch sites", big, total)
-    raw = _run_rounds(cases, mode.latency_rounds, progress, "update latency")
+    raw = run_rounds(cases, mode.latency_rounds, progress, "update latency")
     for cid, _, ops in cases:
         label, n, others = meta[cid]
         rows.append(_latency_row(cid, label, "update", "ns/update", raw[cid], ops,
@@ -708,7 +642,7 @@ def measure_decoration(mode: Mode, progress: Callable[[str], None]) -> list[dict
         cases.append((cid, _repeat_sampler(once, k), k))
         meta[cid] = (f"decorate: function with {sites} site{'s' if sites != 1 else ''}"
                      if sites else "decorate: function without sites", sites)
-    raw = _run_rounds(cases, mode.latency_rounds, progress, "decoration")
+    raw = run_rounds(cases, mode.latency_rounds, progress, "decoration")
     release(env)
     return [_latency_row(cid, meta[cid][0], "decorate", "ns/function", raw[cid], ops,
                          mode.latency_rounds, sites=meta[cid][1])
@@ -789,6 +723,10 @@ def run(mode: str | Mode = "quick", progress: TextIO | None = None) -> dict[str,
         gc.collect()
         gc.disable()
         latency += measure_decoration(m, report)
+        gc.enable()
+        gc.collect()
+        gc.disable()
+        pipeline = measure_pipeline(m.sample_time, m.rounds, report)
         from . import bench_packages
 
         latency += bench_packages.measure_imports(m.import_rounds, report, _latency_row)
@@ -810,7 +748,9 @@ def run(mode: str | Mode = "quick", progress: TextIO | None = None) -> dict[str,
             "min and median over interleaved rounds; noise = interquartile range of the raw "
             "per-statement times / net min; ratio = net min / the reference's net min"),
     }
-    result["rows"] = calls + latency
+    result["rows"] = calls + latency + pipeline["rows"]
+    result["pipeline"] = {"unavailable": pipeline["unavailable"],
+                          "summary": pipeline["summary"]}
     result["elapsed_s"] = time.perf_counter() - t0
     return result
 
@@ -896,7 +836,7 @@ def format_text(result: dict[str, Any]) -> str:
             f"{method['latency_rounds']} interleaved rounds.", ""]
     lat_rows = []
     for r in result["rows"]:
-        if r["kind"] in ("call", "import"):
+        if r["kind"] in ("call", "pipeline", "import"):
             continue
         extra = ""
         if r["kind"] == "update":
@@ -914,6 +854,7 @@ def format_text(result: dict[str, Any]) -> str:
                 f"{imports[0]['rounds']} interleaved rounds (see staticcall.tools."
                 "bench_packages).", ""]
         out += bench_packages.format_rows(imports, _fmt_time, _table)
+    out += pipeline_lines(result)
     targets = [r for r in result["rows"] if r["target"] is not None]
     missed = [r for r in targets if r["met"] is False]
     unknown = [r for r in targets if r["met"] is None]
@@ -925,16 +866,43 @@ def format_text(result: dict[str, Any]) -> str:
     return "\n".join(out) + "\n"
 
 
+def pipeline_lines(result: dict[str, Any]) -> list[str]:
+    rows = [r for r in result["rows"] if r["kind"] == "pipeline"]
+    table = [[r["id"], r["label"], f"{r['ns_min']:.1f}", f"{r['ns_median']:.1f}",
+              _fmt_noise(r["noise"]), _fmt_ratio(r["ratio"]),
+              "-" if r.get("delta_ns") is None else f"{r['delta_ns']:+.1f}"] for r in rows]
+    table += [[f"pipeline_{way}", f"request pipeline: {WAYS[way]}", "unavailable", "-", "-",
+               "-", why] for way, why in result["pipeline"]["unavailable"].items()]
+    return (["", "A request pipeline (a NULL trace hook, a RET0 feature flag, a pluggable "
+             "serializer): ns per request,", "each way against static calls "
+             "(tools/bench_pipeline.py).", ""]
+            + _table(["scenario", "what", "ns/request", "median", "noise", "ratio", "delta"],
+                     table, {2, 3, 4, 5})
+            + ["", result["pipeline"]["summary"]])
+
+
 def format_json(result: dict[str, Any]) -> str:
     return json.dumps(result, indent=2, sort_keys=False) + "\n"
 
 
 def main(json_output: bool = False, quick: bool = False, tiny: bool = False,
-         out: TextIO | None = None, err: TextIO | None = None) -> int:
+         out: TextIO | None = None, err: TextIO | None = None,
+         plot: str | None = None) -> int:
+    """Run, print the table (or JSON), and with ``plot`` draw the chart into that file
+    (matplotlib is checked for first, so that a missing one fails before the run)."""
     out = sys.stdout if out is None else out
     err = sys.stderr if err is None else err
+    if plot is not None:
+        from .plot import check_target, require_matplotlib
+
+        require_matplotlib()
+        check_target(plot)
     mode = "tiny" if tiny else ("quick" if quick else "full")
     result = run(mode, progress=err)
     out.write(format_json(result) if json_output else format_text(result))
     out.flush()
+    if plot is not None:
+        from .plot import draw
+
+        err.write(f"staticcall bench: chart written to {draw(result, plot)}\n")
     return 0

@@ -70,9 +70,13 @@ def _parser() -> argparse.ArgumentParser:
     e = sub.add_parser(
         "explain", help="show a function's bytecode before and after rewriting",
         description="Import MODULE and show the bytecode of FUNCTION (a dotted path in it, "
-                    "e.g. Class.method) with each static call site marked: before and after "
-                    "rewriting for an undecorated function, as it is for a decorated one.")
-    e.add_argument("target", metavar="MODULE:FUNCTION")
+                    "e.g. Class.method) with each static call site marked, before and after "
+                    "rewriting: for an undecorated function, its own code and that of a "
+                    "decorated copy; for a decorated one, its code compiled again from its "
+                    "source file and its current code. For a class, every function of its "
+                    "body (methods, static and class methods, properties, nested classes).")
+    e.add_argument("target", metavar="MODULE:FUNCTION",
+                   help="a function, method or class, e.g. pkg.mod:Class.method")
 
     t = sub.add_parser(
         "tracepoints", help="list tracepoints, their probes and their sites",
@@ -90,6 +94,9 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--json", action="store_true", help="print every figure as JSON")
     b.add_argument("--quick", action="store_true", help="a short run (under 20 s)")
     b.add_argument("--tiny", action="store_true", help=argparse.SUPPRESS)
+    b.add_argument("--plot", metavar="FILE.svg",
+                   help="also draw the comparison as a chart into FILE (.svg, .png or .pdf; "
+                        "needs matplotlib: pip install 'staticcall[plot]')")
     return p
 
 
@@ -494,8 +501,13 @@ def _run_program(args: argparse.Namespace, out: TextIO) -> int:
 
 def cmd_bench(args: argparse.Namespace, out: TextIO) -> int:
     from . import bench as _bench
+    from .plot import PlotError
 
-    return _bench.main(json_output=args.json, quick=args.quick, tiny=args.tiny, out=out)
+    try:
+        return _bench.main(json_output=args.json, quick=args.quick, tiny=args.tiny, out=out,
+                           plot=args.plot)
+    except PlotError as exc:
+        raise CLIError(str(exc)) from exc
 
 
 def main(argv: Sequence[str] | None = None) -> int:

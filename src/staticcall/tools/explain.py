@@ -21,6 +21,7 @@ from __future__ import annotations
 import ctypes
 import dis
 import functools
+import linecache
 import types
 from typing import Any, TextIO
 
@@ -301,33 +302,64 @@ def _section(title: str, func_code: types.CodeType, mark: Any) -> list[str]:
     return out
 
 
-def explain(func: Any, *, file: TextIO | None = None) -> str:
-    """Show ``func``'s bytecode before and after ``@static_calls`` rewrites it, with each
-    static call site marked; returns the text (and writes it to ``file`` if given).
+def _compiled_again(func: types.FunctionType) -> tuple[types.CodeType | None, str]:
+    """The code object the compiler makes for ``func`` from its module's source now,
+    and where that came from, or ``None`` and why not: a decorated function's own
+    original bytecode is gone. The whole file is compiled, so that closures, methods
+    and ``super()`` compile as they did; the function is found by qualified name and
+    first line."""
+    code = func.__code__
+    filename = code.co_filename
+    lines = linecache.getlines(filename, func.__globals__)
+    if not lines:
+        return None, f"no source for {filename}"
+    try:
+        module_code = compile("".join(lines), filename, "exec", dont_inherit=True)
+    except (SyntaxError, ValueError) as exc:
+        return None, f"{filename} does not compile now ({exc})"
+    qualname = getattr(code, "co_qualname", code.co_name)
+    for c in _codes(module_code):
+        if (getattr(c, "co_qualname", c.co_name) == qualname
+                and c.co_firstlineno == code.co_firstlineno
+                and c.co_argcount == code.co_argcount and c.co_freevars == code.co_freevars):
+            return c, f"compiled again from {filename}"
+    return None, f"{filename} has no {qualname} at line {code.co_firstlineno} now"
 
-    ``func`` may be undecorated (the rewrite is shown on a decorated copy; ``func`` is
-    left alone) or already decorated (its current code is shown). Methods,
-    ``staticmethod``/``classmethod`` objects and ``functools.wraps`` wrappers are
-    followed to the function that holds the code.
-    """
-    from .._decorator import UNSUPPORTED, static_calls
+
+def _place_numbers(records: list[Any], numbers: dict[int, int]) -> dict[tuple[str, int, int], int]:
+    """Site numbers by (function, line, n-th site on that line): how the original
+    bytecode's sites are matched to the table's."""
+    by_place: dict[tuple[str, int, int], int] = {}
+    count: dict[tuple[str, int], int] = {}
+    for rec in records:
+        k = (rec.function, rec.lineno)
+        count[k] = count.get(k, 0) + 1
+        by_place[(rec.function, rec.lineno, count[k])] = numbers[id(rec)]
+    return by_place
+
+
+def _rewritten(target: types.FunctionType) -> tuple[types.FunctionType, bool]:
+    """The rewritten function for ``target`` (itself if decorated, else a decorated
+    copy) and whether ``target`` was decorated."""
+    if _is_decorated(target):
+        return target, True
+    import warnings
+
+    from .._decorator import static_calls
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return _unwrap(static_calls(_copy(target))), False
+
+
+def _explain_function(func: Any) -> list[str]:
+    from .._decorator import UNSUPPORTED
 
     target = _unwrap(func)
-    name = f"{target.__module__}.{target.__qualname__}"
     code = target.__code__
-    where = f"{code.co_filename}:{code.co_firstlineno}"
-    out = [f"explain {name} ({where})"]
-    decorated = _is_decorated(target)
-    if decorated:
-        after_func = target
-        copy = None
-    else:
-        copy = _copy(target)
-        import warnings
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            after_func = _unwrap(static_calls(copy))
+    out = [f"explain {target.__module__}.{target.__qualname__} "
+           f"({code.co_filename}:{code.co_firstlineno})"]
+    after_func, decorated = _rewritten(target)
     records = _records_of(after_func)
     numbers = {id(r): n for n, r in enumerate(records, 1)}
     live = sum(1 for r in records if getattr(r, "code", None) is not None
@@ -337,24 +369,22 @@ def explain(func: Any, *, file: TextIO | None = None) -> str:
                + ("" if UNSUPPORTED is None else f" (rewriting is off: {UNSUPPORTED})"))
     out += _site_lines(records, numbers)
     out.append("")
-    by_place: dict[tuple[str, int, int], int] = {}
-    count: dict[tuple[str, int], int] = {}
-    for rec in records:
-        k = (rec.function, rec.lineno)
-        count[k] = count.get(k, 0) + 1
-        by_place[(rec.function, rec.lineno, count[k])] = numbers[id(rec)]
+    by_place = _place_numbers(records, numbers)
+    before: types.CodeType | None = code
+    title = "--- before: the original bytecode ---"
     if decorated:
-        out.append("This function is already decorated: its original bytecode is not kept.")
+        before, source = _compiled_again(target)
+        if before is None:
+            out += [f"This function is decorated and its original bytecode is not kept; "
+                    f"it cannot be compiled again: {source}.", ""]
+        else:
+            title = f"--- before: the original bytecode ({source}) ---"
+    if before is not None:
+        out += _section(title, before, functools.partial(
+            _before_marks, globals_=target.__globals__, numbers=by_place))
         out.append("")
-    else:
-        out += _section("--- before: the original bytecode ---", code,
-                        functools.partial(_before_marks, globals_=target.__globals__,
-                                          numbers=by_place))
-        out.append("")
-    title = ("--- now: the decorated function's bytecode ---" if decorated
-             else "--- after @static_calls ---")
-    if after_func.__code__ is code and not decorated:
-        title += " (unchanged)"
+    title = "--- now: the decorated function's bytecode ---" if decorated else (
+        "--- after @static_calls ---" + (" (unchanged)" if after_func.__code__ is code else ""))
 
     def after_marks(c: types.CodeType) -> dict[int, list[str]]:
         marks = _after_marks(c, records, numbers)
@@ -363,7 +393,51 @@ def explain(func: Any, *, file: TextIO | None = None) -> str:
             marks.setdefault(offset, []).extend(n + " (runtime path)" for n in notes)
         return marks
 
-    out += _section(title, after_func.__code__, after_marks)
+    return out + _section(title, after_func.__code__, after_marks)
+
+
+def _class_members(cls: type) -> list[tuple[str, Any]]:
+    """The members of ``cls`` that hold Python code, found as ``inspect.getattr_static``
+    would (no descriptor runs), nested classes' included, in definition order."""
+    out: list[tuple[str, Any]] = []
+    for name, value in vars(cls).items():
+        if isinstance(value, type) and value.__qualname__.startswith(cls.__qualname__ + "."):
+            out += [(f"{name}.{n}", v) for n, v in _class_members(value)]
+            continue
+        if isinstance(value, property):
+            parts = [(f"{name} (getter)", value.fget), (f"{name} (setter)", value.fset),
+                     (f"{name} (deleter)", value.fdel)]
+        elif isinstance(value, functools.cached_property):
+            parts = [(name, value.func)]
+        else:
+            parts = [(name, value)]
+        for label, member in parts:
+            try:
+                _unwrap(member)
+            except TypeError:
+                continue
+            out.append((label, member))
+    return out
+
+
+def explain(func: Any, *, file: TextIO | None = None) -> str:
+    """Show ``func``'s bytecode before and after ``@static_calls`` rewrites it, with each
+    static call site marked; returns the text (and writes it to ``file`` if given).
+
+    ``func`` may be undecorated (the rewrite is shown on a decorated copy; ``func`` is
+    left alone) or decorated (its current code, and its original bytecode compiled
+    again from its source file). Methods, ``staticmethod``/``classmethod`` objects,
+    properties and ``functools.wraps`` wrappers are followed to the function that holds
+    the code. A class shows every function of its body, nested classes' included.
+    """
+    if isinstance(func, type):
+        members = _class_members(func)
+        out = [f"explain class {func.__module__}.{func.__qualname__}: "
+               f"{len(members)} function{'s' if len(members) != 1 else ''}"]
+        for label, member in members:
+            out += ["", f"=== {func.__qualname__}.{label} ===", *_explain_function(member)]
+    else:
+        out = _explain_function(func)
     text = "\n".join(out) + "\n"
     if file is not None:
         file.write(text)

@@ -100,14 +100,15 @@ chroot_root="" mounted="" chroot_error=""
 prepare_interpreters() {  # program-name
     local prog=$1
     mkdir -p .matrix/logs
-    # the debug interpreter, and its headers and a compiler for the accelerator
+    # the debug interpreter, its headers and a compiler for the accelerator, and the
+    # standard-library suites tests/test_stdlib_roundtrip.py runs
     if [ "$need_dbg" = 1 ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null \
         && ! { [ -x /usr/bin/python3.11-dbg ] && [ -e /usr/include/python3.11d/Python.h ] \
-               && command -v gcc >/dev/null; }; then
-        echo "$prog: installing python3.11-dbg and its headers (log: .matrix/logs/apt.log)"
+               && command -v gcc >/dev/null && [ -f /usr/lib/python3.11/test/test_copy.py ]; }; then
+        echo "$prog: installing python3.11-dbg, its headers and test suite (log: .matrix/logs/apt.log)"
         (export DEBIAN_FRONTEND=noninteractive
          apt-get update -qq && apt-get install -y -qq python3.11-dbg python3.11-venv \
-             python3.11-dev libpython3.11-dbg gcc) \
+             python3.11-dev libpython3.11-dbg gcc libpython3.11-testsuite) \
             </dev/null >.matrix/logs/apt.log 2>&1 \
             || { echo "$prog: apt-get install python3.11-dbg failed:"; tail -n 20 .matrix/logs/apt.log; }
     fi

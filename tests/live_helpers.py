@@ -243,3 +243,21 @@ def loop_threads(default: int) -> int:
     if forced:
         return max(1, int(forced))
     return 1 if _opcodes.JIT_TRACER_RACE else default
+
+
+def callers(func: Callable[[], Any], target: Any) -> list[str]:
+    """The names of the Python frames that called the Python function ``target`` while
+    ``func()`` ran (a rewritten site calls its target from the function itself; the
+    runtime path calls it from a trampoline)."""
+    seen: list[str] = []
+
+    def profile(frame: Any, event: str, arg: Any) -> None:
+        if event == "call" and frame.f_code is target.__code__:
+            seen.append(frame.f_back.f_code.co_name)
+
+    sys.setprofile(profile)
+    try:
+        func()
+    finally:
+        sys.setprofile(None)
+    return seen

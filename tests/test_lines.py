@@ -141,21 +141,25 @@ def rec(v: Any) -> Any:
 
 
 class Twin:
-    """One source, written to a file, compiled twice; ``g`` is decorated, ``f`` is not."""
+    """One source, written to a file, compiled twice; ``g`` is decorated, ``f`` is not.
+    ``late``: the keys are defined only once ``g`` is decorated (its static_call sites
+    bind at their first execution, which every test's first run of ``g`` is)."""
 
-    def __init__(self, tmp_path: Path, name: str) -> None:
+    def __init__(self, tmp_path: Path, name: str, late: bool = False) -> None:
         source, self.args = SOURCES[name]
         self.path = tmp_path / f"lines_{name.replace('-', '_')}.py"
         self.path.write_text(source)
         self.filename = str(self.path)
         self.K = define_static_call(good_target, name="K")
         self.K2 = define_static_call(good_target, name="K2")
-        env = {"K": self.K, "K2": self.K2, "static_call": static_call,
-               "static_call_cond": static_call_cond, "rec": rec, "Ctx": Ctx,
-               "__name__": "lines_twin"}
+        keys = {"K": self.K, "K2": self.K2}
+        env = {"static_call": static_call, "static_call_cond": static_call_cond, "rec": rec,
+               "Ctx": Ctx, "__name__": "lines_twin", **({} if late else keys)}
         plain, deco = rw.twin(source, env, filename=self.filename)
+        plain.update(keys)
         self.f = plain["f"]
         self.g = static_calls(deco["f"])
+        deco.update(keys)
 
     def set(self, states: tuple[str, str]) -> None:
         static_call_update(self.K, value_of(states[0]))
@@ -191,11 +195,12 @@ def same_outcome(a: tuple[str, Any], b: tuple[str, Any]) -> None:
         assert type(a[1]) is type(b[1])
 
 
-@pytest.fixture(params=list(SOURCES))
+@pytest.fixture(params=[(name, late) for late in (False, True) for name in SOURCES],
+                ids=lambda p: p[0] + ("-late" if p[1] else ""))
 def twin(request: Any, tmp_path: Path) -> Twin:
-    t = Twin(tmp_path, request.param)
-    # the test is about rewritten code: every site must be live
-    sites = static_call_sites(t.K) + static_call_sites(t.K2)
+    t = Twin(tmp_path, *request.param)
+    # the test is about rewritten code: every site must be live (or bind when it runs)
+    sites = [s for s in static_call_sites() if s.filename == t.filename]
     assert sites and all(s.reason is None for s in sites), sites
     return t
 

@@ -1,8 +1,9 @@
 """staticcall: the Linux kernel's static calls for CPython.
 
-A *key* names a replaceable call target. Functions decorated with :func:`static_calls`
-have their call sites of keys rewritten to call the current target directly (or not
-at all, for NULL and RET0 targets); :func:`static_call_update` retargets every site.
+A *key* names a replaceable call target. The functions of packages named to
+:func:`install` (or decorated with :func:`static_calls`) have their call sites of keys
+rewritten to call the current target directly (or not at all, for NULL and RET0
+targets); :func:`static_call_update` retargets every site.
 """
 
 from __future__ import annotations
@@ -87,12 +88,14 @@ if TYPE_CHECKING:
     from typing import Any, TextIO
 
     from ._decorator import static_calls
+    from ._install import install, uninstall
     from ._sites import Site, static_call_sites
 
 #: Loaded at first use: the rewriter and the site table (and what they import: the
 #: ``bytecode`` library, ``ctypes``, ``dataclasses``) are not needed until something is
 #: decorated or the table is read.
-_LAZY = {"static_calls": "_decorator", "Site": "_sites", "static_call_sites": "_sites"}
+_LAZY = {"static_calls": "_decorator", "Site": "_sites", "static_call_sites": "_sites",
+         "install": "_install", "uninstall": "_install"}
 
 
 def __getattr__(name: str) -> Any:
@@ -125,6 +128,7 @@ __all__ = [
     "define_static_call_ret0",
     "explain",
     "export_static_call",
+    "install",
     "static_call",
     "static_call_cond",
     "static_call_override",
@@ -134,6 +138,7 @@ __all__ = [
     "static_call_update",
     "static_call_update_many",
     "static_calls",
+    "uninstall",
     "DECLARE_STATIC_CALL",
     "DEFINE_STATIC_CALL",
     "DEFINE_STATIC_CALL_NULL",

@@ -15,6 +15,7 @@ from ._errors import StaticCallError, StaticCallWarning
 from ._exports import StaticCallHandle
 from ._factory import make_function
 from ._keys import UPDATE_LOCK, StaticCall
+from ._late import Binder, never_called
 from ._patch import Holder
 from ._rewrite import FoundSite, UnboundName, find_sites, read, rewrite
 from ._sites import SiteRecord, register
@@ -81,42 +82,85 @@ def _bind(ref: Any, globals_: dict[str, Any]) -> tuple[Any, str | None]:
 class _Work:
     """One decoration: rewritten codes and the sites found in them."""
 
-    def __init__(self, globals_: dict[str, Any], mode: str) -> None:
+    def __init__(self, globals_: dict[str, Any], mode: str,
+                 candidate: Callable[[types.CodeType], bool] | None = None) -> None:
         self.globals = globals_
         self.mode = mode
         self.found: list[tuple[FoundSite, Any]] = []
         self.resolve = resolver(globals_)
+        self.binders: dict[int, Binder] = {}  # id(late site) -> its binder
+        # every code object rewritten so far: id(original) -> (original, rewritten)
+        self.done: dict[int, tuple[types.CodeType, types.CodeType]] = {}
+        # a cheap test that code may hold sites (None: assume it may); code that fails
+        # it is not read, only given its rewritten nested code
+        self.candidate = candidate
 
     def code(self, code: types.CodeType) -> types.CodeType:
+        if self.candidate is not None and not self.candidate(code):
+            new = _with_nested(code, self.code)
+            self.done[id(code)] = (code, new)
+            return new
         result = rewrite(code, self.globals, self.resolve, self.code)
         new = result.code
         for site in result.sites:
-            key, why = _bind(site.ref, self.globals)
-            if why is not None:
-                site.reason = why
+            key = None
+            if not (site.late and site.reason is None):  # a late site binds when it runs
+                key, why = _bind(site.ref, self.globals)
+                if why is not None:
+                    site.reason = why
             if self.mode == "trampoline" and site.reason is None:
                 site.reason = "trampoline mode"
             self.found.append((site, key))
         rewritten = [s for s in result.sites if s.rewritten]
-        if not rewritten:
-            return new
+        if rewritten:
+            new = new.replace(co_consts=self._constants(new, rewritten))
+            for site in rewritten:
+                site.code = new
+        self.done[id(code)] = (code, new)
+        return new
+
+    def _constants(self, new: types.CodeType, rewritten: list[FoundSite]) -> tuple[Any, ...]:
         consts = list(new.co_consts)
         for site in rewritten:
             if site.indices is None:
                 continue  # a branch site has no constants
             # The key itself is a correct (runtime-path) target until the site's
             # table entry sets the real values, and stays there while no call is made.
+            # A late site's bound path is not taken before it is bound.
+            first = never_called if site.late else _unbound_key(site)
             t = consts[site.indices[0]]
             if isinstance(t, Holder):
-                t.target = _unbound_key(site)
+                t.target = first
             else:
-                consts[site.indices[0]] = _unbound_key(site)
+                consts[site.indices[0]] = first
             if site.indices[1] is not None:
                 consts[site.indices[1]] = None
-        new = new.replace(co_consts=tuple(consts))
-        for site in rewritten:
-            site.code = new
-        return new
+            if site.binder_index is not None:
+                binder = self.binders[id(site)] = Binder(site.cond)
+                consts[site.binder_index] = binder
+        return tuple(consts)
+
+
+def _with_nested(code: types.CodeType,
+                 nested: Callable[[types.CodeType], types.CodeType]) -> types.CodeType:
+    """``code`` with each code object among its constants replaced by ``nested(it)``."""
+    consts = tuple(nested(c) if isinstance(c, types.CodeType) else c for c in code.co_consts)
+    if all(a is b for a, b in zip(consts, code.co_consts)):
+        return code
+    return code.replace(co_consts=consts)
+
+
+def rewrite_code(code: types.CodeType, globals_: dict[str, Any],
+                 candidate: Callable[[types.CodeType], bool] | None = None
+                 ) -> tuple[dict[int, tuple[types.CodeType, types.CodeType]], list[SiteRecord]]:
+    """What ``@static_calls`` does to a function's code, for whole-package processing:
+    rewrite ``code`` and the code objects it contains (inline mode) for ``globals_``;
+    returns each code object with its rewritten version (``id(original) -> (original,
+    new)``) and the table entries of their sites, to be registered by the caller once
+    the functions run the new code. ``candidate``: see ``_Work``."""
+    work = _Work(globals_, "inline", candidate)
+    work.code(code)
+    return work.done, _records(work, strict=False)
 
 
 def _rewrite_function(func: types.FunctionType, mode: str,
@@ -144,8 +188,14 @@ def _records(work: _Work, strict: bool) -> list[SiteRecord]:
             raise StaticCallError(f"static call site {s.filename}:{s.lineno} in {s.qualname} "
                                   f"stays on the runtime path: {s.reason}")
     # laid out for their keys' state when they are registered, under the update lock
-    return [SiteRecord(site, key if key is not None else _unbound_key(site))
-            for site, key in work.found]
+    records = []
+    for site, key in work.found:
+        rec = SiteRecord(site, key if key is not None else _unbound_key(site))
+        binder = work.binders.get(id(site))
+        if binder is not None:
+            binder.record = rec
+        records.append(rec)
+    return records
 
 
 def _unbound_key(site: FoundSite) -> Any:

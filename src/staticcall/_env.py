@@ -28,3 +28,9 @@ def accel() -> str:
     return _choice("STATICCALL_ACCEL", ("", "0", "1"),
                    "use 1 (require the compiled accelerator), 0 (pure Python) or leave it "
                    "unset (use it when built)")
+
+
+def packages() -> str:
+    """``STATICCALL_PACKAGES``: the packages ``staticcall.install`` processes from
+    start-up, comma-separated (read by the start-up hook, ``_install``)."""
+    return os.environ.get("STATICCALL_PACKAGES", "")

@@ -73,6 +73,9 @@ HAS_ANNOTATE = PY >= (3, 14)
 CODE_ASSIGNMENT_CLEARS_VERSION = PY >= (3, 13)
 #: A tuple caches its hash in the word before its items (3.14+).
 TUPLE_HASH_CACHED = PY >= (3, 14)
+#: ``sys.monitoring`` exists (3.12+): whole-package processing catches a function's first
+#: call with a ``PY_START`` event (``_trigger``); on 3.11 it stages first-call stubs.
+HAS_MONITORING = PY >= (3, 12)
 #: ``dis`` reports line numbers and labels the 3.13 way.
 DIS_HAS_LABELS = PY >= (3, 13)
 #: Position of the callable among the values a call instruction consumes.

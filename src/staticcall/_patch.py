@@ -185,8 +185,9 @@ JIT_ACTIVE = op.JIT
 
 
 #: sys.monitoring tool ids staticcall may take (3 and 4 are the ones CPython leaves
-#: unassigned); it takes one at its first update under the JIT and keeps it, with no
-#: events or callbacks of its own (freeing a tool id re-instruments every code object).
+#: unassigned); it takes one at its first update under the JIT, or when whole-package
+#: processing first waits for a function's first call (``_trigger``), and keeps it
+#: (freeing a tool id re-instruments every code object).
 _TOOL_IDS = (4, 3)
 _tool: int | None = None
 
@@ -207,6 +208,10 @@ def _monitoring_tool() -> int | None:
         _tool = None  # someone freed it: take one again next time
         return _monitoring_tool()
     return _tool
+
+
+#: staticcall's one tool id, shared by trace invalidation and ``_trigger``
+monitoring_tool = _monitoring_tool
 
 
 def invalidate_traces(codes: Iterable[types.CodeType] = ()) -> None:
@@ -232,5 +237,7 @@ def invalidate_traces(codes: Iterable[types.CodeType] = ()) -> None:
     monitoring: Any = getattr(sys, "monitoring", None)
     event = monitoring.events.PY_START
     for code in codes:
-        monitoring.set_local_events(tool, code, event)
-        monitoring.set_local_events(tool, code, 0)
+        # flip one event and back, keeping what the tool has set there (``_trigger``)
+        old = monitoring.get_local_events(tool, code)
+        monitoring.set_local_events(tool, code, old ^ event)
+        monitoring.set_local_events(tool, code, old)

@@ -35,6 +35,9 @@ class Site:
     state: str
     reason: str | None = None
     kind: str = "call"
+    #: when the site was bound to its key: "processing" (when its code was rewritten),
+    #: "first execution" (a late site), or None (a late site not executed yet)
+    bound_at: str | None = "processing"
 
     @property
     def where(self) -> str:
@@ -46,7 +49,7 @@ class SiteRecord:
     one description of the site) and what patching it needs."""
 
     __slots__ = ("found", "key", "code_ref", "consts", "indices", "switches", "null_raiser",
-                 "cells", "switch_cells", "holder", "on", "__weakref__")
+                 "cells", "switch_cells", "holder", "on", "plt", "bound_at", "__weakref__")
 
     def __init__(self, found: FoundSite, key: Any) -> None:
         self.found = found
@@ -82,6 +85,20 @@ class SiteRecord:
                           if i is not None and (self.holder is None or i != indices[0])}
             self.cells[-1] = _patch.hash_cell(consts)
         self.null_raiser = make_null_raiser(key.name, self.where)
+        # a late site: the view of its PLT switch's operand, and the operand that takes
+        # the bound path; it is bound at its first execution
+        self.plt: tuple[Any, int] | None = None
+        self.bound_at: str | None = "processing"
+        if found.late:
+            self.bound_at = None
+            if code is not None and found.plt is not None:
+                self.plt = (_patch.operand_cell(_patch.operand_address(code, found.plt.offset)),
+                            found.plt.on)
+
+    @property
+    def pending(self) -> bool:
+        """A late site that has not been bound yet."""
+        return self.plt is not None and self.bound_at is None
 
     # what the site is, as found
     @property
@@ -123,6 +140,8 @@ class SiteRecord:
         return self.code_ref() if self.code_ref is not None else None
 
     def state(self) -> str:
+        if self.pending:
+            return "unbound"
         if self.kind == "branch":
             return "enabled" if self.key.enabled else "disabled"
         if self.kind == "tracepoint":
@@ -133,7 +152,7 @@ class SiteRecord:
 
     def snapshot(self) -> Site:
         return Site(self.key, self.function, self.filename, self.lineno, self.cond,
-                    self.tail, self.state(), self.reason, self.kind)
+                    self.tail, self.state(), self.reason, self.kind, self.bound_at)
 
     def values_for(self, target: Any) -> tuple[bool, Any]:
         """``(True, T)`` to call ``T``, or ``(False, V)`` to make no call, value ``V``."""
@@ -200,10 +219,11 @@ class _OwnerRef(weakref.ref):  # type: ignore[type-arg]
         return self is other
 
 
-def register(func: Callable[..., Any], records: list[SiteRecord]) -> None:
+def register(func: Any, records: list[SiteRecord]) -> None:
     """Add ``func``'s records to the table. A live site leaves it when its code object
     is collected (with the function, or with the last closure made from nested code);
-    a site on the runtime path when ``func`` is collected.
+    a site on the runtime path when ``func`` (a function, or for whole-package
+    processing the rewritten code object) is collected.
 
     Each live site is laid out for what its key selects now, and joins its key's list,
     under the update lock: no update falls in between."""
@@ -214,7 +234,7 @@ def register(func: Callable[..., Any], records: list[SiteRecord]) -> None:
     with UPDATE_LOCK:
         patcher = Patcher()
         for rec in records:
-            if rec.code is not None:
+            if rec.code is not None and not rec.pending:
                 patcher.lay_out(rec)
         for owner, owned in owners.values():
             BY_FUNCTION[_OwnerRef(owner, _forget)] = owned
@@ -225,9 +245,46 @@ def register(func: Callable[..., Any], records: list[SiteRecord]) -> None:
                 sites[id(rec)] = rec
 
 
+def bind(rec: SiteRecord, key: Any) -> None:
+    """Bind a late site to ``key`` (a static call key) at its first execution: lay it
+    out for the key's target, then open its PLT switch, all or nothing, under the
+    update lock. A site already bound (by another thread) stays as it is."""
+    with UPDATE_LOCK:
+        code = rec.code
+        if not rec.pending or code is None:
+            return
+        assert rec.plt is not None
+        placeholder = rec.key, rec.null_raiser
+        patcher = Patcher()
+        try:
+            rec.key = key
+            rec.null_raiser = make_null_raiser(key.name, rec.where)
+            patcher.lay_out(rec)
+            patcher.codes.append(code)
+            cell, bound = rec.plt
+            patcher.operand_undo.append((rec, cell, cell.value))
+            _patch.write_operand(cell, bound)
+            patcher.stale.append(code)
+        except BaseException:
+            patcher.rollback()
+            rec.key, rec.null_raiser = placeholder
+            _patch.invalidate_traces(patcher.stale)
+            raise
+        rec.bound_at = "first execution"
+        key._sc_sites[id(rec)] = rec
+        _patch.invalidate_traces(patcher.stale)
+
+
+#: Called before the table is listed: whole-package processing rewrites the functions it
+#: has staged, so that the table lists their sites (set by ``_packages``).
+before_listing: Callable[[], None] | None = None
+
+
 def static_call_sites(key: Any = None) -> list[Site]:
     """The site table: every recorded site, or those of one key (a static call key or
     handle, a tracepoint or a static key)."""
+    if before_listing is not None:
+        before_listing()
     if key is not None:
         mine = sites_of(key)
         if mine is None:

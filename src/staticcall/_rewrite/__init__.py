@@ -2,7 +2,8 @@
 
 1. ``find``: the instructions that load a site's callable (``K``, ``static_call(K)``).
 2. ``match``: the call instruction(s) that consume each load, by simulating the stack.
-3. ``emit``: each site laid out around its shape switch (``Skip``, ``Pure``, ``General``).
+3. ``emit``: each site laid out around its shape switch (``Skip``, ``Pure``, ``General``);
+   ``late``: a PLT switch in front of a site whose key is not bound yet.
 4. ``locate``: the site's constants and switches in the assembled code.
 
 Patching them afterwards (``_sites``, ``_patch``) never rebuilds bytecode.
@@ -16,6 +17,7 @@ from typing import Any, Callable
 
 from bytecode import Bytecode, Instr, Label, SetLineno, TryBegin, TryEnd
 
+from . import late
 from .emit import Context, Edits, emit_site, reject
 from .find import Resolver, find_loads, may_hold_sites
 from .found import FoundSite, Switch, UnboundName
@@ -99,6 +101,8 @@ def rewrite(code: types.CodeType, globals_: dict[str, Any], resolve: Resolver,
         edits, ctx = Edits(items), Context.of(code, items)
         for s in good:
             emit_site(edits, s, ctx)
+            if s.late:
+                late.wrap(edits, s)
         final = edits.apply()
         ordinals = {id(x): n for n, x in enumerate(x for x in final if isinstance(x, Instr))}
         bc.clear()
@@ -112,6 +116,7 @@ def rewrite(code: types.CodeType, globals_: dict[str, Any], resolve: Resolver,
         new_code = bc.to_code(stacksize=code.co_stacksize + STACK_EXTRA,
                               compute_exception_stack_depths=False)
         locate(new_code, good, ordinals)
+        late.locate(new_code, good, ordinals)
         if all(s.reason is None for s in good):
             return Rewritten(new_code, sites)
         # A site given up while locating (a switch that needs more than one operand

@@ -91,53 +91,58 @@ def _site(ref: tuple[Any, ...], cond: bool, lineno: int, qualname: str, filename
                      null_flags=[s == "N" for s in shape])
 
 
-def _unbound_key_call(items: list[Any], i: int, end: int, shape: list[str], cond: bool,
-                      globals_: dict[str, Any], lineno: int, qualname: str,
-                      filename: str) -> FoundSite | None:
-    """``static_call(K)`` whose ``K`` is a global name bound to nothing yet: a site the
-    table lists with the reason, so that nothing is silently left slow."""
-    g = op.global_load(items[end]) if end < len(items) else None
+def _plain_chain(items: list[Any], i: int) -> tuple[int, str] | None:
+    """A global load followed by plain attribute loads at ``items[i]`` (``K``,
+    ``mod.K``): ``(end, "mod.K")``, whatever the names are bound to."""
+    g = op.global_load(items[i]) if i < len(items) else None
     if g is None or g[1]:
         return None
-    try:
-        _lookup(globals_, g[0])
-        return None  # bound, but not to something a chain can follow
-    except LookupError:
-        pass
-    j = end + 1
-    while j < len(items) and _is(items[j], op.PRECALL):
+    names = [g[0]]
+    j = i + 1
+    while j < len(items):
+        a = op.attr_load(items[j])
+        if a is None or a[1]:
+            break
+        names.append(a[0])
         j += 1
-    if j >= len(items) or not _is(items[j], "CALL") or items[j].arg != 1:
-        return None
-    ref = UnboundName(g[0])
-    site = _site(("unbound", ref, ref.reason), cond, lineno, qualname, filename, i, j + 1,
-                 shape[:-2] + ["V"])
-    return site
+    return j, ".".join(names)
 
 
 def _key_call(items: list[Any], i: int, end: int, shape: list[str], cond: bool,
               globals_: dict[str, Any], resolve: Resolver, lineno: int, qualname: str,
               filename: str) -> FoundSite | None:
-    """``static_call(K)`` whose ``static_call`` load is ``items[i:end]``."""
+    """``static_call(K)`` whose ``static_call`` load is ``items[i:end]``. A ``K`` that is
+    not a key (or handle) yet, a global name or a plain attribute chain, makes a late
+    site: it binds at its first execution."""
     if shape.count("V") != 1:
         return None
     k = _chain(items, end, globals_)
-    if k is None:
-        return _unbound_key_call(items, i, end, shape, cond, globals_, lineno, qualname,
-                                 filename)
-    if k[2] != ["V"]:
-        return None
-    j, kvalue, _ = k
+    ref = resolve(k[1]) if k is not None and k[2] == ["V"] else None
+    late = None
+    if ref is None:
+        late = _plain_chain(items, end)
+        if late is None:
+            return None
+        j = late[0]
+    else:
+        assert k is not None
+        j = k[0]
     while j < len(items) and _is(items[j], op.PRECALL):
         j += 1
-    ref = resolve(kvalue)
-    if ref is None or j >= len(items) or not _is(items[j], "CALL") or items[j].arg != 1:
+    if j >= len(items) or not _is(items[j], "CALL") or items[j].arg != 1:
         return None
     # the inner call consumes static_call (+ its NULL) and K, leaving a value
     if len(shape) + 1 < 3:
         return None
     rest = shape[:-2] + ["V"]
+    if late is not None:
+        ref = ("late", UnboundName(late[1]))
+    assert ref is not None
     site = _site(ref, cond, lineno, qualname, filename, i, j + 1, rest)
+    if late is not None:
+        # the original's static_call load, then K's load and the call up to CALL 1
+        site.late = True
+        site.late_load = [items[i]] + items[end:j + 1]
     # The outer call's own PUSH_NULL sits right before (3.11, 3.12) or right after
     # (3.13+) ``static_call(K)``: the site takes it in, so that its load pushes
     # everything the call consumes below its arguments.

@@ -25,8 +25,9 @@ class Slot:
 
 
 class UnboundName:
-    """What a ``static_call(K)`` site names when ``K`` is not bound yet as the function
-    is processed (defined further down, imported later): listed, not rewritten."""
+    """What a ``static_call(K)`` site names when ``K`` is not a key yet as its code is
+    processed (defined further down, imported later, assigned at start-up): the site
+    binds at its first execution (see ``late``)."""
 
     __slots__ = ("name",)
 
@@ -38,8 +39,8 @@ class UnboundName:
 
     @property
     def reason(self) -> str:
-        return (f"{self.name!r} was not bound when the function was processed (define "
-                f"the key before the functions that use it)")
+        """Why such a site stays on the runtime path where it cannot bind late."""
+        return f"{self.name!r} was not a key when the function was processed"
 
 
 @dataclass(frozen=True)
@@ -89,6 +90,16 @@ class FoundSite:
     code: types.CodeType | None = None
     indices: tuple[int, int | None] | None = None
     switches: list[Switch] = field(default_factory=list)
+    # a late site (``static_call(K)`` whose K is not a key when processed, see ``late``):
+    # the instructions that load K, the binder constant its unbound path calls (and its
+    # index in co_consts), the jumps emitted for its PLT switch, and that switch located
+    # (``on``: bound, ``off``: unbound)
+    late: bool = False
+    late_load: list[Any] = field(default_factory=list)
+    binder: Slot | None = None
+    binder_index: int | None = None
+    plt_marks: list[Any] = field(default_factory=list)
+    plt: Switch | None = None
 
     @property
     def rewritten(self) -> bool:
@@ -101,3 +112,5 @@ class FoundSite:
         self.switches = []
         self.marks = []
         self.code = self.indices = None
+        self.binder = self.binder_index = self.plt = None
+        self.plt_marks = []

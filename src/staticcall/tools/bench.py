@@ -249,6 +249,13 @@ SCENARIOS: tuple[Scenario, ...] = (
              "y = callee_decorated(x)", reference="call_plain", target=1.05),
     Scenario("call_decorated_updated", "call to a decorated copy, after shape changes",
              "calls-to", "y = callee_updated(x)", reference="call_plain", target=1.05),
+    # whole-package processing: a function given its rewritten code in place (the object
+    # every holder has), and a site bound at its first execution
+    Scenario("call_processed", "call to a package-processed function (code replaced in "
+             "place)", "calls-to", "y = callee_processed(x)", reference="call_plain",
+             target=1.05),
+    Scenario("site_late", "late-bound site (bound at its first execution) -> function",
+             "staticcall", "y = static_call(k_late)(x)", target=1.05, decorate=True),
 )
 
 SCENARIO_IDS = tuple(s.id for s in SCENARIOS)
@@ -263,13 +270,14 @@ class Mode:
     other_sites: int            # sites of one more key, updated by no row
     latency_rounds: int
     decorate_sites: int = 10
+    import_rounds: int = 11    # interleaved rounds of fresh interpreters (tools/bench_packages)
 
 
 MODES = {
-    "tiny": Mode("tiny", 0.0003, 3, (1, 10), 10, 3, 3),
+    "tiny": Mode("tiny", 0.0003, 3, (1, 10), 10, 3, 3, 1),
     # Short samples, many rounds: on a busy machine a short sample is more often left
     # alone by the scheduler, and the minimum over many rounds finds those.
-    "quick": Mode("quick", 0.001, 41, (1, 100, 10_000), 0, 7),
+    "quick": Mode("quick", 0.001, 41, (1, 100, 10_000), 0, 7, import_rounds=5),
     "full": Mode("full", 0.003, 151, (1, 10, 100, 1_000, 10_000), 10_000, 21),
 }
 
@@ -280,12 +288,34 @@ SITES_PER_FUNCTION = 100
 # Building the scenarios.
 # --------------------------------------------------------------------------------------
 
+PROCESSED_SOURCE = '''
+def callee_processed(x):
+    if x is None:
+        k_callee(x)
+    return x
+'''
+
+
+def _processed_callee(env: dict[str, Any]) -> Any:
+    """``callee_processed``, from a module processed as ``staticcall.install`` processes
+    one, and called once: rewritten then, in place."""
+    from .. import _packages
+
+    module = types.ModuleType(ENV_NAME + "_processed")
+    module.__dict__["k_callee"] = env["k_callee"]
+    exec(compile(PROCESSED_SOURCE, "<staticcall bench processed>", "exec"), module.__dict__)
+    _packages.process_module(module)
+    module.callee_processed(None)  # its site's first execution (a stub's, on 3.11)
+    return module.callee_processed
+
+
 def make_env() -> dict[str, Any]:
     """A fresh namespace with the targets, keys and callees; decorated where needed."""
     from .. import static_call_return0, static_call_update, static_calls
 
     env: dict[str, Any] = {"__name__": ENV_NAME, "__builtins__": builtins}
     exec(compile(ENV_SOURCE, "<staticcall bench>", "exec"), env)
+    env["callee_processed"] = _processed_callee(env)
     env["callee_decorated"] = static_calls(env["callee_decorated"])
     env["callee_updated"] = static_calls(env["callee_updated"])
     key = env["k_callee_updated"]
@@ -316,6 +346,11 @@ def make_loop(scenario: Scenario, env: dict[str, Any], copy: int = 0) -> Callabl
     if scenario.decorate:
         func = static_calls(func)
         env[name] = func
+    if scenario.id == "site_late" and "k_late" not in env:
+        # defined once its site is processed: the site binds at its first execution
+        from .. import define_static_call
+
+        env["k_late"] = define_static_call(env["target"], name="k_late")
     return func  # type: ignore[no-any-return]
 
 
@@ -692,6 +727,9 @@ def run(mode: str | Mode = "quick", progress: TextIO | None = None) -> dict[str,
         gc.collect()
         gc.disable()
         pipeline = measure_pipeline(m.sample_time, m.rounds, report)
+        from . import bench_packages
+
+        latency += bench_packages.measure_imports(m.import_rounds, report, _latency_row)
     finally:
         if was_enabled:
             gc.enable()
@@ -798,7 +836,7 @@ def format_text(result: dict[str, Any]) -> str:
             f"{method['latency_rounds']} interleaved rounds.", ""]
     lat_rows = []
     for r in result["rows"]:
-        if r["kind"] in ("call", "pipeline"):
+        if r["kind"] in ("call", "pipeline", "import"):
             continue
         extra = ""
         if r["kind"] == "update":
@@ -807,6 +845,15 @@ def format_text(result: dict[str, Any]) -> str:
                          _fmt_time(r["ns_median"]), _fmt_noise(r["noise"]), extra or "-"])
     out += _table(["scenario", "what", "min", "median", "noise", "other sites"], lat_rows,
                   {2, 3, 4, 5})
+    imports = [r for r in result["rows"] if r["kind"] == "import"]
+    if imports:
+        from . import bench_packages
+
+        out += ["", "Whole-package processing at import: ns per import of email's 29 modules, "
+                "in fresh interpreters;", "min and median over "
+                f"{imports[0]['rounds']} interleaved rounds (see staticcall.tools."
+                "bench_packages).", ""]
+        out += bench_packages.format_rows(imports, _fmt_time, _table)
     out += pipeline_lines(result)
     targets = [r for r in result["rows"] if r["target"] is not None]
     missed = [r for r in targets if r["met"] is False]

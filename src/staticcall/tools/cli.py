@@ -30,7 +30,10 @@ def _parser() -> argparse.ArgumentParser:
         "sites", help="import modules and print their static call sites",
         description="Import each MODULE and print the site table entries of the functions "
                     "defined in it (for a package: in it and in its submodules that are "
-                    "imported by then). The current directory is on the module search path.",
+                    "imported by then). With --process, each MODULE is processed as "
+                    "staticcall.install() processes a package, and every submodule of a "
+                    "package is imported. The current directory is on the module search "
+                    "path.",
         epilog="Columns: key (the key, tracepoint or static key the site names); function "
                "and where (file:line) of the site; cond: a static_call_cond(K)(...) site; "
                "tail: the site's value is returned at once (return K(x)); state: what the "
@@ -38,10 +41,31 @@ def _parser() -> argparse.ArgumentParser:
                "runtime path; branch and tracepoint sites: enabled or disabled); kind: "
                "call (a call through a key), branch (if static_branch_unlikely(K): and the "
                "like, one patched jump) or tracepoint (a tracepoint statement, skipped whole, "
-               "arguments included, while no probe is attached); reason: why a site stays "
-               "on the runtime path. JSON has the same fields.")
+               "arguments included, while no probe is attached); bound: when the site was "
+               "bound to its key, when its code was processed or at its first execution "
+               "(a static_call(K) site whose K was not a key yet; state unbound until it "
+               "runs); reason: why a site stays on the runtime path. JSON has the same "
+               "fields (bound_at: \"processing\", \"first execution\" or null).")
     s.add_argument("modules", nargs="+", metavar="MODULE", help="a module name (pkg.mod)")
     s.add_argument("--json", action="store_true", help="print the table as JSON")
+    s.add_argument("-p", "--process", action="store_true",
+                   help="process the modules as staticcall.install() does (no decorator "
+                        "needed), importing every submodule of a package")
+
+    r = sub.add_parser(
+        "run", help="run a program with whole packages processed",
+        usage="staticcall run [-p PKG]... (script.py | -m module) [args ...]",
+        description="Run a Python program (a script file, or a module as python -m does) "
+                    "with each PKG processed as staticcall.install() processes it: every "
+                    "function of every module of PKG has its static call sites rewritten, "
+                    "with no decorator. sys.argv is the program's own.")
+    # (parsed by _parse_run: everything after the script or module is the program's)
+    r.add_argument("-p", "--package", action="append", default=[], metavar="PKG",
+                   dest="packages", help="a package (or module) to process; repeatable")
+    r.add_argument("-m", dest="module", metavar="module", help="run a library module "
+                   "as a script (python -m module)")
+    r.add_argument("program", nargs="*", metavar="script.py | args",
+                   help="the script (without -m) and the program's arguments")
 
     e = sub.add_parser(
         "explain", help="show a function's bytecode before and after rewriting",
@@ -149,15 +173,48 @@ def site_dict(site: Any) -> dict[str, Any]:
         "tail": site.tail,
         "state": site.state,
         "kind": getattr(site, "kind", "call"),
+        "bound_at": getattr(site, "bound_at", "processing"),
         "reason": site.reason,
     }
 
 
-def collect_sites(modules: Sequence[str]) -> tuple[list[types.ModuleType], list[Any]]:
-    from .. import static_call_sites
+def _import_package(module: types.ModuleType, err: TextIO) -> None:
+    """Import every submodule of a package (one that fails to import is reported)."""
+    import pkgutil
+
+    path = getattr(module, "__path__", None)
+    if path is None:
+        return
+    failed: list[str] = []
+    for info in pkgutil.walk_packages(path, module.__name__ + ".", onerror=failed.append):
+        try:
+            importlib.import_module(info.name)
+        except BaseException as exc:  # noqa: B036 - reported, the others are listed
+            if isinstance(exc, KeyboardInterrupt):
+                raise
+            err.write(f"staticcall sites: {info.name} was not imported: "
+                      f"{type(exc).__name__}: {exc}\n")
+    for name in failed:
+        err.write(f"staticcall sites: {name} was not imported\n")
+
+
+def collect_sites(modules: Sequence[str], process: bool = False,
+                  err: TextIO | None = None) -> tuple[list[types.ModuleType], list[Any]]:
+    from .. import install, static_call_sites
 
     _with_cwd_on_path()
+    if process:
+        for name in modules:
+            if not name or not all(p.isidentifier() for p in name.split(".")):
+                raise CLIError(f"{name!r} is not a module name")
+        try:
+            install(*modules)
+        except ValueError as exc:
+            raise CLIError(str(exc)) from None
     mods = [import_module(name) for name in modules]
+    if process:
+        for m in mods:
+            _import_package(m, err or sys.stderr)
     files: set[str] = set()
     for m in mods:
         files |= _module_files(m)
@@ -166,8 +223,11 @@ def collect_sites(modules: Sequence[str]) -> tuple[list[types.ModuleType], list[
     return mods, sites
 
 
+_BOUND = {"processing": "processing", "first execution": "first-execution", None: "-"}
+
+
 def cmd_sites(args: argparse.Namespace, out: TextIO) -> int:
-    mods, sites = collect_sites(args.modules)
+    mods, sites = collect_sites(args.modules, process=args.process)
     if args.json:
         json.dump({"modules": [m.__name__ for m in mods],
                    "sites": [site_dict(s) for s in sites]}, out, indent=2)
@@ -185,8 +245,8 @@ def cmd_sites(args: argparse.Namespace, out: TextIO) -> int:
         cond = d["cond"] and d["kind"] == "call"
         rows.append([d["key"], d["function"], f"{_display_path(d['filename'])}:{d['lineno']}",
                      "cond" if cond else "-", "tail" if d["tail"] else "-", d["state"],
-                     d["kind"], reason])
-    headers = ["key", "function", "where", "cond", "tail", "state", "kind", "reason"]
+                     d["kind"], _BOUND.get(d["bound_at"], str(d["bound_at"])), reason])
+    headers = ["key", "function", "where", "cond", "tail", "state", "kind", "bound", "reason"]
     if not any(r[-1] for r in rows):
         headers = headers[:-1]
         rows = [r[:-1] for r in rows]
@@ -349,6 +409,93 @@ def cmd_tracepoints(args: argparse.Namespace, out: TextIO) -> int:
 
 
 # --------------------------------------------------------------------------------------
+# run
+# --------------------------------------------------------------------------------------
+
+def _parse_run(argv: Sequence[str]) -> argparse.Namespace | None:
+    """``run``'s arguments, as python reads its own: options up to the script or the
+    ``-m`` module, the program's arguments after it; ``None`` for ``--help``."""
+    packages: list[str] = []
+    module: str | None = None
+    program: list[str] = []
+    i = 0
+    while i < len(argv):
+        a = argv[i]
+        if a in ("-h", "--help"):
+            return None
+        if a in ("-p", "--package", "-m"):
+            if i + 1 >= len(argv):
+                raise CLIError(f"argument {a}: expected one argument")
+            value, i = argv[i + 1], i + 2
+        elif a.startswith("--package="):
+            a, value, i = "-p", a.partition("=")[2], i + 1
+        elif a[:2] in ("-p", "-m") and len(a) > 2:
+            a, value, i = a[:2], a[2:], i + 1
+        elif a == "--":
+            program = list(argv[i + 1:])
+            break
+        elif a.startswith("-") and a != "-":
+            raise CLIError(f"unknown option {a!r} (options go before the script or -m)")
+        else:
+            program = list(argv[i:])
+            break
+        if a == "-m":
+            module, program = value, list(argv[i:])
+            break
+        packages.append(value)
+    return argparse.Namespace(command="run", packages=packages, module=module,
+                              program=program)
+
+
+def cmd_run(args: argparse.Namespace, out: TextIO) -> int:
+    import runpy
+
+    from .. import install
+
+    program = list(args.program)
+    if args.module is None and not program:
+        raise CLIError("nothing to run: give a script, or -m and a module")
+    try:
+        if args.packages:
+            install(*args.packages)
+    except ValueError as exc:
+        raise CLIError(str(exc)) from None
+    if args.module is not None:
+        sys.argv = [args.module] + program
+        _with_cwd_on_path()
+        runpy.run_module(args.module, run_name="__main__", alter_sys=True)
+        return 0
+    script = program[0]
+    if not os.path.exists(script):
+        raise CLIError(f"can't open file {script!r}: no such file")
+    sys.argv = program
+    # as `python script.py` does: the script's folder first on the search path
+    sys.path[0] = os.path.dirname(os.path.abspath(script))
+    runpy.run_path(script, run_name="__main__")
+    return 0
+
+
+def _run_program(args: argparse.Namespace, out: TextIO) -> int:
+    """``run``: the program's SystemExit is the exit status; an exception it raises is
+    printed as Python prints it, exit status 1."""
+    try:
+        return cmd_run(args, out)
+    except SystemExit as exc:
+        code = exc.code
+        if code is None or isinstance(code, int):
+            return code or 0
+        sys.stderr.write(f"{code}\n")
+        return 1
+    except CLIError:
+        raise
+    except BaseException as exc:
+        if isinstance(exc, KeyboardInterrupt):
+            raise
+        traceback.print_exception(exc)
+        return 1
+
+
+# --------------------------------------------------------------------------------------
 # bench
 # --------------------------------------------------------------------------------------
 
@@ -366,16 +513,22 @@ def cmd_bench(args: argparse.Namespace, out: TextIO) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``staticcall`` and ``python -m staticcall``; returns the exit status."""
     parser = _parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
     try:
-        args = parser.parse_args(argv)
+        args = _parse_run(argv[1:]) if argv[:1] == ["run"] else parser.parse_args(argv)
+        if args is None:  # run --help
+            args = parser.parse_args(["run", "--help"])
     except SystemExit as exc:  # --help, --version, usage errors: argparse's own status
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
+    except CLIError as exc:
+        sys.stderr.write(f"staticcall run: error: {exc}\n")
+        return 2
     if args.command is None:
         parser.print_help(sys.stderr)
         return 2
     out = sys.stdout
     handler = {"sites": cmd_sites, "explain": cmd_explain, "bench": cmd_bench,
-               "tracepoints": cmd_tracepoints}[args.command]
+               "tracepoints": cmd_tracepoints, "run": _run_program}[args.command]
     try:
         return handler(args, out)
     except CLIError as exc:

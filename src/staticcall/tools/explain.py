@@ -18,6 +18,7 @@ switch ("tracepoint: probes called" or "tracepoint: skipped, arguments included"
 
 from __future__ import annotations
 
+import ctypes
 import dis
 import functools
 import linecache
@@ -226,6 +227,13 @@ def _switch_states(rec: Any, code: types.CodeType) -> list[tuple[int, str]]:
         else:
             shape = f"operand {live}"
         out.append((offset, f"{label}: {shape} (live operand {live})"))
+    plt = getattr(rec, "plt", None)  # a late site's PLT switch (see _rewrite/late.py)
+    if plt is not None:
+        cell, bound = plt
+        live = cell.value
+        offset = ctypes.addressof(cell) - _patch.operand_address(code, 0)
+        shape = "bound" if live == bound else "unbound: calls the binder"
+        out.append((offset, f"binding: {shape} (live operand {live})"))
     return out
 
 
@@ -274,6 +282,10 @@ def _site_lines(records: list[Any], numbers: dict[int, int]) -> list[str]:
                 f"state {site.state}"]
         if site.tail:
             bits.append("tail")
+        bound = getattr(site, "bound_at", "processing")
+        if bound != "processing":
+            bits.append(f"bound at its {bound}" if bound else "not bound yet (binds at its "
+                        "first execution)")
         if site.reason:
             bits.append(f"runtime path: {site.reason}")
         out.append("  " + ", ".join(bits))

@@ -167,6 +167,11 @@ def static_call_update_many(updates: Mapping[Any, Any]) -> dict[Any, Any]:
     originals: dict[StaticCall[Any], Any] = {}
     for key, func in updates.items():
         k = as_key(key, "update")
+        if k in resolved and resolved[k] is not func:
+            # a key and a handle on it, given two targets: neither may silently win
+            raise StaticCallError(f"static call {k.name!r}: static_call_update_many() names "
+                                  f"this key twice ({originals[k]!r} and {key!r}) with two "
+                                  f"different targets")
         resolved[k] = func
         originals[k] = key
     with UPDATE_LOCK:

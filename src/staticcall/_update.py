@@ -220,15 +220,17 @@ _ACTIVE: dict[int, tuple[StaticCall[Any], list[_Active]]] = {}
 class _override:  # noqa: N801 - used as contextlib.contextmanager functions are
     """The context manager of one override: the update happens on entry."""
 
-    __slots__ = ("key", "func", "entry")
+    __slots__ = ("key", "func", "entry", "ended")
 
     def __init__(self, k: StaticCall[Any], func: Any) -> None:
         self.key, self.func = k, func
         self.entry: _Active | None = None
+        self.ended = False
 
     def __enter__(self) -> Any:
         if self.entry is not None:
-            raise RuntimeError("static_call_override(): this override was entered already")
+            raise RuntimeError(f"static_call_override({self.key.name!r}): this override was "
+                               f"entered already (make a new one)")
         with UPDATE_LOCK:
             previous = static_call_update(self.key, self.func)
             self.entry = _Active(self.func, previous)
@@ -236,7 +238,12 @@ class _override:  # noqa: N801 - used as contextlib.contextmanager functions are
         return previous
 
     def __exit__(self, *exc_info: object) -> None:
-        assert self.entry is not None
+        with UPDATE_LOCK:
+            if self.entry is None or self.ended:
+                state = "ended already" if self.ended else "not entered"
+                raise RuntimeError(f"static_call_override({self.key.name!r}): exited, but it "
+                                   f"was {state}; nothing changed")
+            self.ended = True
         _end_override(self.key, self.entry)
 
 

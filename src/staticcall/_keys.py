@@ -34,7 +34,7 @@ from ._typing import TYPE_CHECKING, F, overload
 
 if TYPE_CHECKING:
     import inspect
-    from typing import Any, Callable, Iterator, Mapping, ParamSpec, TypeVar
+    from typing import Any, Callable, Mapping, ParamSpec, TypeVar
 
     G = TypeVar("G", bound=Callable[..., Any])
     P = ParamSpec("P")
@@ -165,17 +165,6 @@ class _CallTable(dict):  # type: ignore[type-arg]
 
 _CALL_TABLE = _CallTable(cond=False)
 _COND_TABLE = _CallTable(cond=True)
-
-
-def keys_of_trampoline(obj: Any) -> Iterator[StaticCall[Any]]:
-    """The keys whose trampoline (exact or for any arguments) ``obj`` is."""
-    for table in (_CALL_TABLE, _COND_TABLE):
-        for key, tramp in list(table.items()):
-            if tramp is obj:
-                yield key
-    for key in list(_CALL_TABLE):
-        if obj in (getattr(key, "_sc_call_any", None), getattr(key, "_sc_cond_any", None)):
-            yield key
 
 
 if TYPE_CHECKING:
@@ -451,6 +440,8 @@ def _next_hops(obj: Any, resolve: bool = True) -> tuple[str, list[Any]]:
         return str(obj.__qualname__), [key]
     if kind is types.FunctionType:
         return "", []
+    if kind is types.MethodWrapperType and obj.__name__ == "__call__":
+        return "__call__", [obj.__self__]  # k.__call__ calls k
     if issubclass(type(obj), StaticCallHandle):
         if not resolve and obj._key is None:
             return "", []
@@ -471,9 +462,10 @@ def _next_hops(obj: Any, resolve: bool = True) -> tuple[str, list[Any]]:
         return str(kind.__name__), [obj.__func__]
     if kind is _LRU_WRAPPER:
         return "lru_cache", [obj.__wrapped__]
-    # an instance whose class's __call__ is itself a forwarder (a key does not bind)
+    # an instance whose class's __call__ is itself a forwarder (a key or tracepoint:
+    # neither binds)
     call = next((vars(c)["__call__"] for c in kind.__mro__ if "__call__" in vars(c)), None)
-    if issubclass(type(call), (StaticCall, StaticCallHandle, _forward.partial)):
+    if issubclass(type(call), (_forward.ForwarderOf, StaticCallHandle, _forward.partial)):
         return f"{kind.__name__}()", [call]
     return "", []
 
@@ -512,14 +504,16 @@ def _leads_nowhere(obj: Any) -> bool:
             or kind is types.BuiltinFunctionType or obj is None)
 
 
-def find_cycle(key: StaticCall[Any], target: Any,
+def find_cycle(key: Any, target: Any,
                pending: Mapping[StaticCall[Any], Any] | None = None,
                resolve: bool = True) -> str | None:
-    """The chain ``"a -> b -> a"`` by which ``target`` would lead back to ``key``, or
-    ``None``. ``pending`` holds targets about to be set (an update of several keys);
-    ``resolve=False`` leaves declared handles that are not resolved yet alone."""
+    """The chain ``"a -> b -> a"`` by which ``target`` would lead back to ``key`` (a key,
+    or a tracepoint: ``target`` is then a probe), or ``None``. ``pending`` holds
+    targets about to be set (an update of several keys); ``resolve=False`` leaves
+    declared handles that are not resolved yet alone."""
     if _leads_nowhere(target):
         return None
+    what = f"{getattr(type(key), '_kind', 'static call')} {key.name!r}"
     new_targets: dict[int, Any] | None = None
     # depth-first over what each object calls; a path is the labels walked so far
     stack: list[tuple[Any, tuple[str, ...], int]] = [(target, (key.name,), 0)]
@@ -529,12 +523,12 @@ def find_cycle(key: StaticCall[Any], target: Any,
         if _leads_nowhere(obj) or obj is static_call_return0 or id(obj) in seen:
             continue
         seen.add(id(obj))
+        if obj is key:
+            return " -> ".join(path + (key.name,))
         if issubclass(type(obj), StaticCall):  # not isinstance: a proxy claims the class
-            if obj is key:
-                return " -> ".join(path + (key.name,))
             if keys_passed >= MAX_CHAIN:
                 raise StaticCallError(
-                    f"static call {key.name!r}: the target leads through more than "
+                    f"{what}: what it calls leads through more than "
                     f"{MAX_CHAIN} keys ({' -> '.join(path[:3])} -> ...)")
             if new_targets is None:  # by identity: targets need not be hashable
                 new_targets = {id(k): t for k, t in (pending or {}).items()}

@@ -17,6 +17,7 @@ Python-to-Python call, which a JIT trace can follow into the target.
 from __future__ import annotations
 
 import _thread
+import os
 import reprlib
 import sys
 import types
@@ -42,6 +43,12 @@ if TYPE_CHECKING:
 
 #: Serialises every update; calls never take it.
 UPDATE_LOCK = _thread.RLock()
+
+if hasattr(os, "register_at_fork"):
+    # A fork waits for an update in another thread to end: the child gets no half-made
+    # update, and no lock held by a thread it does not have (its first update would hang).
+    os.register_at_fork(before=UPDATE_LOCK.acquire, after_in_parent=UPDATE_LOCK.release,
+                        after_in_child=UPDATE_LOCK.release)
 
 
 def static_call_return0(*args: Any, **kwargs: Any) -> int:

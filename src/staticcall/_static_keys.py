@@ -25,6 +25,7 @@ from __future__ import annotations
 import _thread
 import os
 
+from ._changing import Changing, refuse_if_changing
 from ._errors import StaticCallError, StaticCallWarning
 from ._keys import UPDATE_LOCK
 from ._naming import Named, defining_module
@@ -147,20 +148,22 @@ def set_state(key: StaticKey, enabled: bool) -> None:
     publish the state to the runtime path. Nothing happens when the state is already
     that. On failure nothing changes and ``StaticCallError`` is raised."""
     with UPDATE_LOCK:
+        refuse_if_changing(key)  # before its state is read: the change under way decides
         enabled = bool(enabled)
         if _STATE[key] is enabled:
             return
         hook = on_state_change
-        if hook is not None:
-            try:
-                hook(key, enabled)
-            except StaticCallError:
-                raise
-            except Exception as exc:
-                raise StaticCallError(f"static key {key.name!r}: its branch sites could not "
-                                      f"be {'enabled' if enabled else 'disabled'}: "
-                                      f"{exc}") from exc
-        _STATE[key] = enabled
+        with Changing([key]):
+            if hook is not None:
+                try:
+                    hook(key, enabled)
+                except StaticCallError:
+                    raise
+                except Exception as exc:
+                    raise StaticCallError(f"static key {key.name!r}: its branch sites could "
+                                          f"not be {'enabled' if enabled else 'disabled'}: "
+                                          f"{exc}") from exc
+            _STATE[key] = enabled
 
 
 def _set_count(key: StaticKey, count: int) -> None:
@@ -263,6 +266,7 @@ def static_branch_inc(key: StaticKey) -> None:
     while a deferred decrement is pending cancels that decrement instead."""
     k = _as_static_key(key, "static_branch_inc")
     with UPDATE_LOCK:
+        refuse_if_changing(k)
         if k._sk_pending:
             k.__dict__["_sk_pending"] -= 1
             if not k._sk_pending and k._sk_timer is not None:
@@ -294,6 +298,7 @@ def static_branch_slow_dec_deferred(key: StaticKey) -> None:
     timeout it is :func:`static_branch_dec`."""
     k = _as_static_key(key, "static_branch_slow_dec_deferred")
     with UPDATE_LOCK:
+        refuse_if_changing(k)
         live = k._sk_count - k._sk_pending
         if live <= 0:
             raise StaticCallError(_underflow(k, "static_branch_slow_dec_deferred"))

@@ -35,6 +35,7 @@ import builtins
 import types
 
 from . import _forward
+from ._changing import Changing
 from ._errors import StaticCallError, StaticCallSignatureError
 from ._keys import UPDATE_LOCK, find_cycle
 from ._naming import Named, defining_module
@@ -320,6 +321,11 @@ def _check_probe(tp: Tracepoint[Any], probe: Any) -> None:
 def _set_probes(tp: Tracepoint[Any], probes: tuple[Any, ...]) -> None:
     """Give ``tp`` the probe list ``probes``: patch its sites (hooks), then publish the
     list and the runtime path. All or nothing; call it with ``UPDATE_LOCK`` held."""
+    with Changing([tp]):
+        _change_probes(tp, probes)
+
+
+def _change_probes(tp: Tracepoint[Any], probes: tuple[Any, ...]) -> None:
     old = tp._tp_target
     if not probes:
         new: Any = None

@@ -7,6 +7,7 @@ from _collections_abc import Mapping as _Mapping  # collections.abc's, already l
 from types import SimpleNamespace
 
 from . import _static_keys, _tracepoints
+from ._changing import Changing, refuse_if_changing
 from ._errors import StaticCallError, StaticCallSignatureError
 from ._keys import (
     UNSET,
@@ -107,8 +108,9 @@ def _apply(changes: list[tuple[StaticCall[Any], Any]], sigs: dict[int, Any] | No
         for key, target in changes:
             patcher.keep.append(key._sc_set_runtime(target, (sigs or {}).get(id(key), UNSET)))
 
-    _patch_all([rec for key, _ in changes for rec in list(key._sc_sites.values())], retarget,
-               set_runtime)
+    with Changing(key for key, _ in changes):
+        _patch_all([rec for key, _ in changes for rec in list(key._sc_sites.values())],
+                   retarget, set_runtime)
 
 
 def _state_changed(key: StaticKey, enabled: bool) -> None:
@@ -150,6 +152,7 @@ def static_call_update(key: Any, func: Any) -> Any:
     the new target once this returns."""
     k = as_key(key, "update")
     with UPDATE_LOCK:
+        refuse_if_changing(k)  # even to its current target: the change under way decides
         sig = _check_target(k, func)
         previous = k._sc_target
         if func is previous:
@@ -175,6 +178,8 @@ def static_call_update_many(updates: Mapping[Any, Any]) -> dict[Any, Any]:
         resolved[k] = func
         originals[k] = key
     with UPDATE_LOCK:
+        for k in resolved:
+            refuse_if_changing(k)
         sigs = {id(k): _check_target(k, func, resolved) for k, func in resolved.items()}
         previous = {originals[k]: k._sc_target for k in resolved}
         changes = [(k, f) for k, f in resolved.items() if f is not k._sc_target]

@@ -4,6 +4,7 @@ pickling, the kernel's names and ``staticcall tracepoints``."""
 
 from __future__ import annotations
 
+import gc
 import json
 import pickle
 import threading
@@ -674,6 +675,28 @@ def test_cli_without_modules_lists_every_tracepoint(
     assert code == 0, err
     names = [(d["module"], d["name"]) for d in json.loads(out)["tracepoints"]]
     assert ("tracepoints_module", "item_added") in names and (__name__, here.name) in names
+
+
+def test_probes_that_are_dead_proxies(tp_mod: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    """A weakref.proxy probe whose referent is gone raises ReferenceError when called,
+    as any call of it would; registering others, unregistering it and listing it work."""
+    import weakref
+
+    tp = define_tracepoint(None, name="proxied")
+    live_probe = Recorder().probe("live")
+    dead_proxy, live_proxy = weakref.proxy(Recorder().probe("dead")), weakref.proxy(live_probe)
+    gc.collect()
+    register_probe(tp, dead_proxy)
+    register_probe(tp, live_proxy)
+    code, out, err = run_main(capsys, "tracepoints", "--json")
+    assert code == 0, err
+    (entry,) = [d for d in json.loads(out)["tracepoints"] if d["name"] == "proxied"]
+    assert len(entry["probes"]) == 2 and "weakproxy" in entry["probes"][0]
+    with pytest.raises(ReferenceError):
+        tp(1)
+    unregister_probe(tp, dead_proxy)
+    unregister_probe(tp, live_proxy)
+    assert tracepoint_probes(tp) == ()
 
 
 def test_cli_shows_recorded_sites(tp_mod: Any, capsys: pytest.CaptureFixture[str],

@@ -291,7 +291,9 @@ _METHOD_TYPES = (types.MethodType, types.BuiltinMethodType, types.MethodWrapperT
 def _same_probe(a: Any, b: Any) -> bool:
     """The kernel matches probes by function and data: here, identity, or equal bound
     methods (the same function of the same object, fetched twice)."""
-    return a is b or (type(a) is type(b) and isinstance(a, _METHOD_TYPES) and bool(a == b))
+    # by type(), not isinstance(): that asks a weakref.proxy's referent, which may be gone
+    return a is b or (type(a) is type(b) and issubclass(type(a), _METHOD_TYPES)
+                      and bool(a == b))
 
 
 def _check_probe(tp: Tracepoint[Any], probe: Any) -> None:

@@ -42,21 +42,29 @@ def f(x):
 """
 
 
-def _during_second_site(monkeypatch: pytest.MonkeyPatch, inner: Callable[[], None],
-                        errors: list[BaseException]) -> None:
-    """Run ``inner`` when the second site of an update is about to be patched (the first
-    one already is), keeping its error as a destructor's would be kept."""
-    seen: list[Any] = []
+def _at_call(nth: int, inner: Callable[[], None],
+             errors: list[BaseException]) -> Callable[[], None]:
+    """A function that runs ``inner`` the ``nth`` time it is called, keeping its error as
+    a destructor's would be kept (reported, not raised)."""
+    calls = [0]
 
-    def hook(rec: Any) -> None:
-        seen.append(rec)
-        if len(seen) == 2:
+    def tick() -> None:
+        calls[0] += 1
+        if calls[0] == nth:
             try:
                 inner()
             except StaticCallError as exc:
                 errors.append(exc)
 
-    monkeypatch.setattr(_update, "_before_site_patch", hook)
+    return tick
+
+
+def _during_second_site(monkeypatch: pytest.MonkeyPatch, inner: Callable[[], None],
+                        errors: list[BaseException]) -> None:
+    """Run ``inner`` when the second site of an update is about to be patched (the first
+    one already is)."""
+    tick = _at_call(2, inner, errors)
+    monkeypatch.setattr(_update, "_before_site_patch", lambda rec: tick())
 
 
 def _agree(key: Any, f: Callable[[Any], Any]) -> None:
@@ -138,17 +146,13 @@ def test_a_refusal_that_reaches_the_first_update_undoes_it(
 
 def _during_branch_patch(monkeypatch: pytest.MonkeyPatch, inner: Callable[[], None],
                          errors: list[BaseException]) -> None:
+    """Run ``inner`` once the first branch site of a change is patched."""
     real = _sites.Patcher.set_branch
-    calls: list[Any] = []
+    tick = _at_call(1, inner, errors)
 
     def set_branch(self: Any, rec: Any, enabled: bool) -> None:
         real(self, rec, enabled)
-        calls.append(rec)
-        if len(calls) == 1:
-            try:
-                inner()
-            except StaticCallError as exc:
-                errors.append(exc)
+        tick()
 
     monkeypatch.setattr(_sites.Patcher, "set_branch", set_branch)
 
@@ -205,14 +209,11 @@ def test_a_key_updated_while_a_decoration_lays_out_its_sites(
     key = define_static_call_null(name="decorated_meanwhile")
     real = _sites.Patcher.lay_out
     errors: list[BaseException] = []
+    tick = _at_call(1, lambda: static_call_update(key, hex), errors)
 
     def lay_out(self: Any, rec: Any) -> None:
         real(self, rec)
-        if not errors:
-            try:
-                static_call_update(key, hex)
-            except StaticCallError as exc:
-                errors.append(exc)
+        tick()
 
     monkeypatch.setattr(_sites.Patcher, "lay_out", lay_out)
     ns = build(THREE_SITES.replace("@static_calls\n", ""), K=key)

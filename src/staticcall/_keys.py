@@ -150,7 +150,17 @@ class Handle:
 
     __slots__ = ()
 
+    if TYPE_CHECKING:
+        _key: StaticCall[Any] | None  # the key, once resolved
+
+        @property
+        def name(self) -> str: ...
+
     def _resolve_for(self, action: str, globals_: dict[str, Any]) -> StaticCall[Any]:
+        raise NotImplementedError
+
+    def _target_key(self) -> StaticCall[Any]:
+        """The key, resolved now if need be (no rights checked)."""
         raise NotImplementedError
 
 
@@ -432,7 +442,6 @@ def _next_hops(obj: Any, resolve: bool = True) -> tuple[str, list[Any]]:
     """How ``obj`` is shown in a cycle, and what calling it calls, as far as can be told
     without calling it (keys are not handled here). ``resolve``: resolve declared handles
     (else one not resolved yet leads nowhere)."""
-    StaticCallHandle = sys.modules["staticcall._exports"].StaticCallHandle
     kind = type(obj)
     if kind is types.BuiltinFunctionType:
         return "", []
@@ -449,7 +458,7 @@ def _next_hops(obj: Any, resolve: bool = True) -> tuple[str, list[Any]]:
         return "", []
     if kind is types.MethodWrapperType and obj.__name__ == "__call__":
         return "__call__", [obj.__self__]  # k.__call__ calls k
-    if issubclass(type(obj), StaticCallHandle):
+    if issubclass(kind, Handle):
         if not resolve and obj._key is None:
             return "", []
         try:
@@ -472,7 +481,7 @@ def _next_hops(obj: Any, resolve: bool = True) -> tuple[str, list[Any]]:
     # an instance whose class's __call__ is itself a forwarder (a key or tracepoint:
     # neither binds)
     call = next((vars(c)["__call__"] for c in kind.__mro__ if "__call__" in vars(c)), None)
-    if issubclass(type(call), (_forward.ForwarderOf, StaticCallHandle, _forward.partial)):
+    if issubclass(type(call), (_forward.ForwarderOf, Handle, _forward.partial)):
         return f"{kind.__name__}()", [call]
     return "", []
 
@@ -482,13 +491,12 @@ def _c_path_to_a_key(target: Any) -> bool:
     frame on the way: a function, a trampoline or a handle's ``__call__`` is one)."""
     if type(target) in (types.FunctionType, types.BuiltinFunctionType):
         return False
-    handle_type = sys.modules["staticcall._exports"].StaticCallHandle
     stack, seen = [target], set()
     while stack:
         obj = stack.pop()
         kind = type(obj)
         if (obj is None or kind in (types.FunctionType, types.BuiltinFunctionType)
-                or issubclass(kind, handle_type) or id(obj) in seen):
+                or issubclass(kind, Handle) or id(obj) in seen):
             continue
         seen.add(id(obj))
         if issubclass(kind, StaticCall):

@@ -158,6 +158,63 @@ def gen():
     assert next(g) == "off"
 
 
+ASYNC = """
+import types
+
+@types.coroutine
+def pause():
+    yield
+
+@static_calls
+async def agen():
+    while True:
+        TP("agen")
+        yield "on" if static_branch_unlikely(K) else "off"
+
+@static_calls
+async def coro(out):
+    while True:
+        await pause()
+        TP("coro")
+        out.append("on" if static_branch_unlikely(K) else "off")
+"""
+
+
+def _step(awaitable: Any) -> Any:
+    try:
+        awaitable.send(None)
+    except StopIteration as stop:
+        return stop.value
+    return None
+
+
+def test_suspended_coroutines_and_async_generators_follow_flips_and_probes() -> None:
+    key = define_static_key_false(name="br_async")
+    tp = define_tracepoint(None, name="tp_async")
+    ns = build(ASYNC, K=key, TP=tp, static_branch_unlikely=static_branch_unlikely)
+    assert {s.kind for s in static_call_sites(key) + static_call_sites(tp)} == {
+        "branch", "tracepoint"}
+    gen, out, seen = ns["agen"](), [], []
+    coro = ns["coro"](out)
+    _step(coro)  # suspended in its first await
+    assert _step(gen.__anext__()) == "off"
+    for state in (True, False, True):
+        (static_branch_enable if state else static_branch_disable)(key)
+        probe = seen.append
+        register_probe(tp, probe)
+        want = "on" if state else "off"
+        assert _step(gen.__anext__()) == want
+        _step(coro)
+        assert out[-1] == want
+        assert seen == ["agen", "coro"]
+        unregister_probe(tp, probe)
+        seen.clear()
+    _step(coro)
+    assert _step(gen.__anext__()) == "on" and seen == []
+    coro.close()
+    static_branch_disable(key)
+
+
 def test_a_failed_flip_changes_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
     key = define_static_key_false(name="br_fail")
     f = _env(key)["forms"]
@@ -244,6 +301,35 @@ def test_probes_are_called_directly_in_order_and_detached() -> None:
     traced(4)
     assert calls[4:] == []
     assert notes == ([] if LIVE else ["item 4"])
+
+
+def test_one_probe_is_called_by_the_site_itself_several_by_one_generated_function() -> None:
+    """What calls a probe: the rewritten function itself with one probe (the probe is the
+    site's target), one generated function with several; the runtime path goes through
+    the tracepoint to the generated function either way."""
+    import sys
+
+    tp, traced, _ = _traced()
+    callers: list[tuple[str, ...]] = []
+
+    def probe(x: Any) -> None:
+        callers.append((sys._getframe(1).f_code.co_name, sys._getframe(2).f_code.co_name))
+
+    def other(x: Any) -> None:
+        pass
+
+    register_probe(tp, probe)
+    traced(1)
+    register_probe(tp, other)
+    traced(2)
+    direct, generated = callers
+    if LIVE:
+        assert direct[0] == "traced"
+        assert generated[0] != "traced" and generated[1] == "traced"
+    else:
+        assert direct[0] == generated[0] != "traced"
+    unregister_probe(tp, probe)
+    unregister_probe(tp, other)
 
 
 def test_a_probes_exception_reaches_the_site() -> None:

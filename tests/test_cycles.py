@@ -9,6 +9,7 @@ from typing import Any, Callable
 
 import pytest
 
+import staticcall
 from staticcall import (
     StaticCall,
     StaticCallError,
@@ -245,7 +246,8 @@ class CallsThroughKey:
     __call__: Any = None
 
 
-@pytest.mark.parametrize("wrap", ["proxy", "lru_cache", "class_call"])
+@pytest.mark.parametrize("wrap", ["proxy", "lru_cache", "class_call", "method_wrapper",
+                                  "class_call_tracepoint"])
 def test_self_targets_through_c_level_forwarders(wrap: str) -> None:
     a = define_static_call_null(name=f"c_level_{wrap}")
     static_call_update(a, plus_one)
@@ -253,6 +255,12 @@ def test_self_targets_through_c_level_forwarders(wrap: str) -> None:
         target: Any = weakref.proxy(a)
     elif wrap == "lru_cache":
         target = functools.lru_cache(maxsize=None)(a)
+    elif wrap == "method_wrapper":
+        target = a.__call__
+    elif wrap == "class_call_tracepoint":
+        tp = staticcall.define_tracepoint(None, name="through_tp")
+        staticcall.register_probe(tp, a)
+        target = type("Forwarder", (CallsThroughKey,), {"__call__": tp})()
     else:
         cls = type("Forwarder", (CallsThroughKey,), {"__call__": a})
         target = cls()

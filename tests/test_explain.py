@@ -306,6 +306,19 @@ def test_not_a_function(obj: Any) -> None:
         explain(obj)
 
 
+def test_a_failure_reading_the_sites_is_not_hidden(monkeypatch: pytest.MonkeyPatch) -> None:
+    """explain() reads each code object's sites with the rewriter's own finder; if that
+    fails, it says so rather than print a listing with no site marked."""
+    import staticcall._rewrite as rewrite_pkg
+
+    def broken(*args: Any) -> Any:
+        raise RuntimeError("the finder failed")
+
+    monkeypatch.setattr(rewrite_pkg, "find_sites", broken)
+    with pytest.raises(RuntimeError, match="the finder failed"):
+        explain(decorated)
+
+
 def test_exported_from_the_package() -> None:
     assert staticcall.explain is explain
     assert "explain" in staticcall.__all__

@@ -174,6 +174,17 @@ def test_update_many_with_a_tramp_handle_changes_nothing() -> None:
     assert static_call_query(exporting_module._tramp_key) is exporting_module.base
 
 
+def test_update_many_naming_one_key_twice_with_two_targets_is_refused() -> None:
+    key = fresh_key("twice")
+    handle = export_static_call(key)
+    with pytest.raises(StaticCallError, match="'twice'.*twice"):
+        static_call_update_many({key: other, handle: abs})
+    assert static_call_query(key) is double
+    # the same target twice is no conflict
+    static_call_update_many({key: other, handle: other})
+    assert static_call_query(key) is other
+
+
 def test_tramp_export_does_not_restrict_the_key_itself() -> None:
     key = fresh_key("owner_keeps_rights")
     handle = export_static_call(key, tramp=True)

@@ -153,3 +153,25 @@ def test_restore_that_fails_raises_on_that_exit(monkeypatch: pytest.MonkeyPatch)
         manager.__exit__(None, None, None)
     monkeypatch.setattr(upd, "static_call_update", real)
     assert now() == "a"  # not silent: the exit raised, and says what is left
+
+
+def test_exits_without_a_matching_entry_are_errors_naming_the_key() -> None:
+    never_entered = static_call_override(K, a)
+    with pytest.raises(RuntimeError, match="'ov_K'.*not entered"):
+        never_entered.__exit__(None, None, None)
+    assert now() == "base"
+    first, second = static_call_override(K, a), static_call_override(K, b)
+    first.__enter__()
+    second.__enter__()
+    first.__exit__(None, None, None)
+    # ending it again, while another override is in effect, changes nothing
+    with pytest.raises(RuntimeError, match="'ov_K'.*ended already"):
+        first.__exit__(None, None, None)
+    assert now() == "b"
+    second.__exit__(None, None, None)
+    assert now() == "base"
+    with pytest.raises(RuntimeError, match="'ov_K'.*ended already"):
+        second.__exit__(None, None, None)
+    with pytest.raises(RuntimeError, match="'ov_K'.*entered already"):
+        second.__enter__()
+    assert now() == "base"

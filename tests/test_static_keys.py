@@ -361,10 +361,20 @@ def test_deferred_kernel_aliases(tp_mod: Any) -> None:
 
 
 @pytest.mark.parametrize("timeout, error", [(-1, ValueError), (float("nan"), ValueError),
-                                            ("1", TypeError), (True, TypeError)])
+                                            ("1", TypeError), (True, TypeError),
+                                            (None, TypeError), (float("inf"), ValueError),
+                                            (1e12, ValueError)])
 def test_bad_timeouts_are_refused(timeout: Any, error: type[Exception]) -> None:
+    # (a timer cannot wait longer than threading.TIMEOUT_MAX: its thread would fail and
+    # leave the decrement pending; None would make a key that is not deferred)
     with pytest.raises(error, match="timeout"):
         define_static_key_deferred_false(timeout)
+    with pytest.raises(error, match="timeout"):
+        staticcall.define_static_key_deferred_true(timeout)
+    key = define_static_key_deferred_false(0.5, name="rate_limited")
+    with pytest.raises(error, match="'rate_limited'.*timeout"):
+        staticcall.jump_label_rate_limit(key, timeout)
+    assert key.timeout == 0.5
 
 
 def test_a_failing_deferred_decrement_stays_pending(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -4,6 +4,7 @@ pickling, the kernel's names and ``staticcall tracepoints``."""
 
 from __future__ import annotations
 
+import gc
 import json
 import pickle
 import threading
@@ -361,7 +362,7 @@ def test_a_cycle_through_another_tracepoint_is_refused() -> None:
     b = define_tracepoint(item, name="tp_b")
     register_probe(a, b)
     with pytest.raises(StaticCallError,
-                       match="Tracepoint 'tp_b' -> Tracepoint 'tp_a' -> Tracepoint 'tp_b'"):
+                       match="tp_b -> tracepoint 'tp_a' -> tp_b"):
         register_probe(b, a)
     assert tracepoint_probes(b) == ()
     rec = Recorder()
@@ -380,17 +381,54 @@ def test_a_cycle_through_a_static_call_is_refused(via: str) -> None:
     probe: Any = {"key": key, "static_call": static_call(key),
                   "static_call_cond": static_call_cond(key),
                   "partial": functools.partial(key)}[via]
-    with pytest.raises(StaticCallError, match="'looped'.*StaticCall 'loop_key'"):
+    with pytest.raises(StaticCallError, match="'looped'.*cycle: looped -> .*loop_key -> looped"):
         register_probe(tp, probe)
     assert tracepoint_probes(tp) == ()
 
 
-def test_path_to_is_available_for_static_call_updates() -> None:
-    tp = define_tracepoint(item, name="t")
-    key = define_static_call(item, name="k")
-    register_probe(tp, key)
-    assert tpm.path_to(tp, key) == [tp, key]
-    assert tpm.path_to(key, tp) is None
+class _CallsThrough:
+    """Instances call what the class's ``__call__`` (a key or tracepoint) calls."""
+
+
+@pytest.mark.parametrize("via", ["lru_cache", "bound_method", "instance", "proxy",
+                                 "method_wrapper", "partial_of_lru_cache"])
+def test_every_way_a_key_follows_is_followed_from_a_probe(via: str) -> None:
+    """A probe is checked as a key's target is: through the C-level wrappers that call
+    what they wrap (each would otherwise recurse until the recursion limit)."""
+    import functools
+    import types
+    import weakref
+
+    # no prototype: a bound method or an instance's __call__ shifts the arguments
+    tp = define_tracepoint(None, name="wrapped_loop")
+    key = staticcall.define_static_call_null(name="wrapped_key")
+    static_call_update(key, tp)
+    kept: list[Any] = []
+
+    def wrap(obj: Any) -> Any:
+        if via == "lru_cache":
+            return functools.lru_cache(obj)
+        if via == "bound_method":
+            return types.MethodType(obj, object())
+        if via == "instance":
+            return type("Through", (_CallsThrough,), {"__call__": obj})()
+        if via == "proxy":
+            kept.append(obj)
+            return weakref.proxy(obj)
+        if via == "method_wrapper":
+            return obj.__call__
+        return functools.partial(functools.lru_cache(obj))
+
+    for probe, chain in ((wrap(key), " -> wrapped_key"), (wrap(tp), "")):
+        with pytest.raises(StaticCallError, match=f"'wrapped_loop'.*cycle: wrapped_loop -> "
+                                                  f".+{chain} -> wrapped_loop\\)"):
+            register_probe(tp, probe)
+        assert tracepoint_probes(tp) == ()
+    # the same wrappers around something that does not lead back are fine
+    other = define_tracepoint(None, name="elsewhere")
+    register_probe(tp, wrap(other))
+    tp(1, "x")
+    assert len(tracepoint_probes(tp)) == 1
 
 
 @pytest.mark.parametrize("via", ["key", "static_call", "static_call_cond", "partial",
@@ -637,6 +675,28 @@ def test_cli_without_modules_lists_every_tracepoint(
     assert code == 0, err
     names = [(d["module"], d["name"]) for d in json.loads(out)["tracepoints"]]
     assert ("tracepoints_module", "item_added") in names and (__name__, here.name) in names
+
+
+def test_probes_that_are_dead_proxies(tp_mod: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    """A weakref.proxy probe whose referent is gone raises ReferenceError when called,
+    as any call of it would; registering others, unregistering it and listing it work."""
+    import weakref
+
+    tp = define_tracepoint(None, name="proxied")
+    live_probe = Recorder().probe("live")
+    dead_proxy, live_proxy = weakref.proxy(Recorder().probe("dead")), weakref.proxy(live_probe)
+    gc.collect()
+    register_probe(tp, dead_proxy)
+    register_probe(tp, live_proxy)
+    code, out, err = run_main(capsys, "tracepoints", "--json")
+    assert code == 0, err
+    (entry,) = [d for d in json.loads(out)["tracepoints"] if d["name"] == "proxied"]
+    assert len(entry["probes"]) == 2 and "weakproxy" in entry["probes"][0]
+    with pytest.raises(ReferenceError):
+        tp(1)
+    unregister_probe(tp, dead_proxy)
+    unregister_probe(tp, live_proxy)
+    assert tracepoint_probes(tp) == ()
 
 
 def test_cli_shows_recorded_sites(tp_mod: Any, capsys: pytest.CaptureFixture[str],

@@ -559,3 +559,53 @@ def test_concurrent_calls_during_updates() -> None:
         raise errors[0]
     assert saw_final[0] == n_callers
     assert static_call_query(key) is final
+
+
+FORK_DURING_UPDATE = """
+import os, signal, sys, threading, time
+sys.path.insert(0, {tests!r})
+from live_helpers import build
+from staticcall import _update, define_static_call_null, static_call_query, static_call_update
+
+key = define_static_call_null(name="forked_key")
+ns = build("@static_calls\\ndef f(x):\\n    return static_call_cond(K)(x)\\n", K=key)
+started = threading.Event()
+
+def slow(rec):  # an update that takes a while: another thread holds the lock meanwhile
+    started.set()
+    time.sleep(0.3)
+
+_update._before_site_patch = slow
+updater = threading.Thread(target=static_call_update, args=(key, abs))
+updater.start()
+started.wait()
+pid = os.fork()
+if pid == 0:
+    signal.alarm(10)  # a deadlocked child dies instead of hanging the test
+    _update._before_site_patch = None
+    # the fork waited for the update: the child has all of it, and can update itself
+    print("child sees", static_call_query(key), ns["f"](-2), flush=True)
+    static_call_update(key, hex)
+    print("child updated", ns["f"](-2), flush=True)
+    os._exit(0)
+updater.join()
+_, status = os.waitpid(pid, 0)
+print("child status", status, flush=True)
+"""
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs os.fork")
+def test_a_fork_during_an_update_in_another_thread_gets_a_usable_lock() -> None:
+    """The child of a fork made while another thread updates must neither inherit the
+    update lock held by a thread it does not have (its first update would hang) nor a
+    half-made update: the fork waits for the update to end."""
+    import os
+    import subprocess
+
+    script = FORK_DURING_UPDATE.format(tests=os.path.dirname(__file__))
+    r = subprocess.run([sys.executable, "-W", "ignore::DeprecationWarning", "-c", script],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "child sees <built-in function abs> 2" in r.stdout, r.stdout + r.stderr
+    assert "child updated -0x2" in r.stdout, r.stdout + r.stderr
+    assert "child status 0" in r.stdout, r.stdout + r.stderr

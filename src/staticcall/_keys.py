@@ -17,6 +17,7 @@ Python-to-Python call, which a JIT trace can follow into the target.
 from __future__ import annotations
 
 import _thread
+import os
 import reprlib
 import sys
 import types
@@ -34,7 +35,7 @@ from ._typing import TYPE_CHECKING, F, overload
 
 if TYPE_CHECKING:
     import inspect
-    from typing import Any, Callable, Iterator, Mapping, ParamSpec, TypeVar
+    from typing import Any, Callable, Mapping, ParamSpec, TypeVar
 
     G = TypeVar("G", bound=Callable[..., Any])
     P = ParamSpec("P")
@@ -42,6 +43,12 @@ if TYPE_CHECKING:
 
 #: Serialises every update; calls never take it.
 UPDATE_LOCK = _thread.RLock()
+
+if hasattr(os, "register_at_fork"):
+    # A fork waits for an update in another thread to end: the child gets no half-made
+    # update, and no lock held by a thread it does not have (its first update would hang).
+    os.register_at_fork(before=UPDATE_LOCK.acquire, after_in_parent=UPDATE_LOCK.release,
+                        after_in_child=UPDATE_LOCK.release)
 
 
 if TYPE_CHECKING:
@@ -149,7 +156,17 @@ class Handle:
 
     __slots__ = ()
 
+    if TYPE_CHECKING:
+        _key: StaticCall[Any] | None  # the key, once resolved
+
+        @property
+        def name(self) -> str: ...
+
     def _resolve_for(self, action: str, globals_: dict[str, Any]) -> StaticCall[Any]:
+        raise NotImplementedError
+
+    def _target_key(self) -> StaticCall[Any]:
+        """The key, resolved now if need be (no rights checked)."""
         raise NotImplementedError
 
 
@@ -171,17 +188,6 @@ class _CallTable(dict):  # type: ignore[type-arg]
 
 _CALL_TABLE = _CallTable(cond=False)
 _COND_TABLE = _CallTable(cond=True)
-
-
-def keys_of_trampoline(obj: Any) -> Iterator[StaticCall[Any]]:
-    """The keys whose trampoline (exact or for any arguments) ``obj`` is."""
-    for table in (_CALL_TABLE, _COND_TABLE):
-        for key, tramp in list(table.items()):
-            if tramp is obj:
-                yield key
-    for key in list(_CALL_TABLE):
-        if obj in (getattr(key, "_sc_call_any", None), getattr(key, "_sc_cond_any", None)):
-            yield key
 
 
 if TYPE_CHECKING:
@@ -448,7 +454,6 @@ def _next_hops(obj: Any, resolve: bool = True) -> tuple[str, list[Any]]:
     """How ``obj`` is shown in a cycle, and what calling it calls, as far as can be told
     without calling it (keys are not handled here). ``resolve``: resolve declared handles
     (else one not resolved yet leads nowhere)."""
-    StaticCallHandle = sys.modules["staticcall._exports"].StaticCallHandle
     kind = type(obj)
     if kind is types.BuiltinFunctionType:
         return "", []
@@ -463,7 +468,9 @@ def _next_hops(obj: Any, resolve: bool = True) -> tuple[str, list[Any]]:
         return str(obj.__qualname__), [key]
     if kind is types.FunctionType:
         return "", []
-    if issubclass(type(obj), StaticCallHandle):
+    if kind is types.MethodWrapperType and obj.__name__ == "__call__":
+        return "__call__", [obj.__self__]  # k.__call__ calls k
+    if issubclass(kind, Handle):
         if not resolve and obj._key is None:
             return "", []
         try:
@@ -483,9 +490,10 @@ def _next_hops(obj: Any, resolve: bool = True) -> tuple[str, list[Any]]:
         return str(kind.__name__), [obj.__func__]
     if kind is _LRU_WRAPPER:
         return "lru_cache", [obj.__wrapped__]
-    # an instance whose class's __call__ is itself a forwarder (a key does not bind)
+    # an instance whose class's __call__ is itself a forwarder (a key or tracepoint:
+    # neither binds)
     call = next((vars(c)["__call__"] for c in kind.__mro__ if "__call__" in vars(c)), None)
-    if issubclass(type(call), (StaticCall, StaticCallHandle, _forward.partial)):
+    if issubclass(type(call), (_forward.ForwarderOf, Handle, _forward.partial)):
         return f"{kind.__name__}()", [call]
     return "", []
 
@@ -495,13 +503,12 @@ def _c_path_to_a_key(target: Any) -> bool:
     frame on the way: a function, a trampoline or a handle's ``__call__`` is one)."""
     if type(target) in (types.FunctionType, types.BuiltinFunctionType):
         return False
-    handle_type = sys.modules["staticcall._exports"].StaticCallHandle
     stack, seen = [target], set()
     while stack:
         obj = stack.pop()
         kind = type(obj)
         if (obj is None or kind in (types.FunctionType, types.BuiltinFunctionType)
-                or issubclass(kind, handle_type) or id(obj) in seen):
+                or issubclass(kind, Handle) or id(obj) in seen):
             continue
         seen.add(id(obj))
         if issubclass(kind, StaticCall):
@@ -524,14 +531,16 @@ def _leads_nowhere(obj: Any) -> bool:
             or kind is types.BuiltinFunctionType or obj is None)
 
 
-def find_cycle(key: StaticCall[Any], target: Any,
+def find_cycle(key: Any, target: Any,
                pending: Mapping[StaticCall[Any], Any] | None = None,
                resolve: bool = True) -> str | None:
-    """The chain ``"a -> b -> a"`` by which ``target`` would lead back to ``key``, or
-    ``None``. ``pending`` holds targets about to be set (an update of several keys);
-    ``resolve=False`` leaves declared handles that are not resolved yet alone."""
+    """The chain ``"a -> b -> a"`` by which ``target`` would lead back to ``key`` (a key,
+    or a tracepoint: ``target`` is then a probe), or ``None``. ``pending`` holds
+    targets about to be set (an update of several keys); ``resolve=False`` leaves
+    declared handles that are not resolved yet alone."""
     if _leads_nowhere(target):
         return None
+    what = f"{getattr(type(key), '_kind', 'static call')} {key.name!r}"
     new_targets: dict[int, Any] | None = None
     # depth-first over what each object calls; a path is the labels walked so far
     stack: list[tuple[Any, tuple[str, ...], int]] = [(target, (key.name,), 0)]
@@ -541,12 +550,12 @@ def find_cycle(key: StaticCall[Any], target: Any,
         if _leads_nowhere(obj) or obj is static_call_return0 or id(obj) in seen:
             continue
         seen.add(id(obj))
+        if obj is key:
+            return " -> ".join(path + (key.name,))
         if issubclass(type(obj), StaticCall):  # not isinstance: a proxy claims the class
-            if obj is key:
-                return " -> ".join(path + (key.name,))
             if keys_passed >= MAX_CHAIN:
                 raise StaticCallError(
-                    f"static call {key.name!r}: the target leads through more than "
+                    f"{what}: what it calls leads through more than "
                     f"{MAX_CHAIN} keys ({' -> '.join(path[:3])} -> ...)")
             if new_targets is None:  # by identity: targets need not be hashable
                 new_targets = {id(k): t for k, t in (pending or {}).items()}

@@ -173,18 +173,3 @@ def call_pops(instr: Any) -> int | None:
         return 4 if arg & 1 else 3
     return None
 
-
-def stack_effect(instr: Any, jump: bool) -> tuple[int, int]:
-    """``(popped, pushed)`` of an instruction, as counts.
-
-    Exact for calls; for anything else the net effect stands for both (an instruction
-    that pops and pushes is seen as touching only the difference). That is enough here:
-    compiled code never hands a call's callable to anything but its call.
-    """
-    pops = call_pops(instr)
-    if pops is not None:
-        return pops, 1
-    if instr.name in CALL_PREFIX:
-        return 0, 0
-    net = instr.stack_effect(jump=jump)
-    return max(0, -net), max(0, net)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable
 
 from . import _patch
+from ._changing import Changing
 from ._keys import UPDATE_LOCK, make_null_raiser, static_call_return0
 
 if TYPE_CHECKING:
@@ -231,7 +232,8 @@ def register(func: Any, records: list[SiteRecord]) -> None:
     for rec in records:
         owner = rec.code if rec.code is not None else func
         owners.setdefault(id(owner), (owner, []))[1].append(rec)
-    with UPDATE_LOCK:
+    keys = {id(rec.key): rec.key for rec in records if sites_of(rec.key) is not None}
+    with UPDATE_LOCK, Changing(keys.values()):
         patcher = Patcher()
         for rec in records:
             if rec.code is not None and not rec.pending:

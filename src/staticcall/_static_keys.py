@@ -22,8 +22,10 @@ For the rewriter:
 
 from __future__ import annotations
 
+import _thread
 import os
 
+from ._changing import Changing, refuse_if_changing
 from ._errors import StaticCallError, StaticCallWarning
 from ._keys import UPDATE_LOCK
 from ._naming import Named, defining_module
@@ -91,14 +93,6 @@ class StaticKey(Named):
     @classmethod
     def _create(cls, initial: bool, name: str | None, module: str,
                 timeout: float | None = None) -> StaticKey:
-        if timeout is not None:
-            if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
-                raise TypeError(f"a deferred static key's timeout must be a number of "
-                                f"seconds, not {type(timeout).__name__}")
-            if not timeout >= 0:
-                raise ValueError(f"a deferred static key's timeout must be >= 0, "
-                                 f"not {timeout!r}")
-            timeout = float(timeout)
         self: StaticKey = object.__new__(cls)
         self._init_name(name, module)
         d = self.__dict__
@@ -154,20 +148,22 @@ def set_state(key: StaticKey, enabled: bool) -> None:
     publish the state to the runtime path. Nothing happens when the state is already
     that. On failure nothing changes and ``StaticCallError`` is raised."""
     with UPDATE_LOCK:
+        refuse_if_changing(key)  # before its state is read: the change under way decides
         enabled = bool(enabled)
         if _STATE[key] is enabled:
             return
         hook = on_state_change
-        if hook is not None:
-            try:
-                hook(key, enabled)
-            except StaticCallError:
-                raise
-            except Exception as exc:
-                raise StaticCallError(f"static key {key.name!r}: its branch sites could not "
-                                      f"be {'enabled' if enabled else 'disabled'}: "
-                                      f"{exc}") from exc
-        _STATE[key] = enabled
+        with Changing([key]):
+            if hook is not None:
+                try:
+                    hook(key, enabled)
+                except StaticCallError:
+                    raise
+                except Exception as exc:
+                    raise StaticCallError(f"static key {key.name!r}: its branch sites could "
+                                          f"not be {'enabled' if enabled else 'disabled'}: "
+                                          f"{exc}") from exc
+            _STATE[key] = enabled
 
 
 def _set_count(key: StaticKey, count: int) -> None:
@@ -201,12 +197,14 @@ def define_static_key_deferred_false(timeout: float, *, name: str | None = None)
     (:func:`static_branch_slow_dec_deferred`) take effect ``timeout`` seconds later,
     unless the key is incremented again meanwhile: the kernel's
     ``DEFINE_STATIC_KEY_DEFERRED_FALSE`` (a rate limit on disabling)."""
-    return StaticKey._create(False, name, defining_module(), timeout)
+    return StaticKey._create(False, name, defining_module(),
+                             _checked_timeout(timeout, "define_static_key_deferred_false()"))
 
 
 def define_static_key_deferred_true(timeout: float, *, name: str | None = None) -> StaticKey:
     """The same, initially enabled (count 1): ``DEFINE_STATIC_KEY_DEFERRED_TRUE``."""
-    return StaticKey._create(True, name, defining_module(), timeout)
+    return StaticKey._create(True, name, defining_module(),
+                             _checked_timeout(timeout, "define_static_key_deferred_true()"))
 
 
 # --------------------------------------------------------------------------------------
@@ -268,6 +266,7 @@ def static_branch_inc(key: StaticKey) -> None:
     while a deferred decrement is pending cancels that decrement instead."""
     k = _as_static_key(key, "static_branch_inc")
     with UPDATE_LOCK:
+        refuse_if_changing(k)
         if k._sk_pending:
             k.__dict__["_sk_pending"] -= 1
             if not k._sk_pending and k._sk_timer is not None:
@@ -299,6 +298,7 @@ def static_branch_slow_dec_deferred(key: StaticKey) -> None:
     timeout it is :func:`static_branch_dec`."""
     k = _as_static_key(key, "static_branch_slow_dec_deferred")
     with UPDATE_LOCK:
+        refuse_if_changing(k)
         live = k._sk_count - k._sk_pending
         if live <= 0:
             raise StaticCallError(_underflow(k, "static_branch_slow_dec_deferred"))
@@ -369,11 +369,21 @@ def static_key_set_timeout(key: StaticKey, timeout: float) -> None:
     """Change a deferred key's delay (the kernel's ``jump_label_rate_limit``); applies
     to deferred decrements made from now on."""
     k = _as_static_key(key, "jump_label_rate_limit")
-    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout >= 0:
-        raise ValueError(f"static key {k.name!r}: the timeout must be a number of seconds "
-                         f">= 0, not {timeout!r}")
+    seconds = _checked_timeout(timeout, f"static key {k.name!r}")
     with UPDATE_LOCK:
-        k.__dict__["_sk_timeout"] = float(timeout)
+        k.__dict__["_sk_timeout"] = seconds
+
+
+def _checked_timeout(timeout: Any, what: str) -> float:
+    """``timeout`` as seconds a timer can wait (``threading.Timer`` fails in its own
+    thread on a longer one, leaving the decrement pending), else the error."""
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
+        raise TypeError(f"{what}: the timeout must be a number of seconds, "
+                        f"not {type(timeout).__name__}")
+    if not 0 <= timeout <= _thread.TIMEOUT_MAX:
+        raise ValueError(f"{what}: the timeout must be between 0 and "
+                         f"{_thread.TIMEOUT_MAX:.0f} seconds, not {timeout!r}")
+    return float(timeout)
 
 
 def all_static_keys() -> list[StaticKey]:

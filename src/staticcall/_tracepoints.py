@@ -35,15 +35,16 @@ import builtins
 import types
 
 from . import _forward
+from ._changing import Changing
 from ._errors import StaticCallError, StaticCallSignatureError
-from ._keys import UPDATE_LOCK, StaticCall, keys_of_trampoline
+from ._keys import UPDATE_LOCK, find_cycle
 from ._naming import Named, defining_module
 from ._static_keys import StaticKey, set_state
 from ._typing import TYPE_CHECKING, F, overload
 
 if TYPE_CHECKING:
     import inspect
-    from typing import Any, Callable, Iterator
+    from typing import Any, Callable
 
 if TYPE_CHECKING:
     from ._types import Probe, TracepointOf
@@ -296,68 +297,21 @@ _METHOD_TYPES = (types.MethodType, types.BuiltinMethodType, types.MethodWrapperT
 def _same_probe(a: Any, b: Any) -> bool:
     """The kernel matches probes by function and data: here, identity, or equal bound
     methods (the same function of the same object, fetched twice)."""
-    return a is b or (type(a) is type(b) and isinstance(a, _METHOD_TYPES) and bool(a == b))
-
-
-def _next_targets(obj: Any) -> Iterator[Any]:
-    """What calling ``obj`` calls in turn, as far as this package can tell."""
-    if isinstance(obj, Tracepoint):
-        yield from obj._tp_probes
-        return
-    if isinstance(obj, StaticCall):
-        yield obj._sc_target
-        return
-    from ._exports import StaticCallHandle
-
-    if isinstance(obj, StaticCallHandle):
-        yield getattr(obj, "_key", None)
-        return
-    if isinstance(obj, _forward.partial):
-        yield obj.func
-        return
-    owner = getattr(obj, "__self__", None)
-    if isinstance(owner, (Tracepoint, StaticCall, StaticKey)):
-        yield owner
-        return
-    code = getattr(obj, "__code__", None)
-    if isinstance(code, types.CodeType) and code.co_filename == "<staticcall trampoline>":
-        yield from keys_of_trampoline(obj)
-
-
-def path_to(start: Any, goal: Any, limit: int = 10000) -> list[Any] | None:
-    """The chain of callables from ``start`` that reaches ``goal`` (both included), or
-    ``None``: following a tracepoint's probes, a key's target, a handle's key, a
-    trampoline's key, a partial's function."""
-    seen: set[int] = set()
-    stack: list[tuple[Any, list[Any]]] = [(start, [start])]
-    while stack and len(seen) < limit:
-        obj, path = stack.pop()
-        if obj is goal:
-            return path
-        if obj is None or id(obj) in seen:
-            continue
-        seen.add(id(obj))
-        for nxt in _next_targets(obj):
-            if nxt is not None:
-                stack.append((nxt, path + [nxt]))
-    return None
-
-
-def _describe(obj: Any) -> str:
-    if isinstance(obj, (Tracepoint, StaticCall)):
-        return f"{type(obj).__name__} {obj.name!r}"
-    return repr(obj)
+    # by type(), not isinstance(): that asks a weakref.proxy's referent, which may be gone
+    return a is b or (type(a) is type(b) and issubclass(type(a), _METHOD_TYPES)
+                      and bool(a == b))
 
 
 def _check_probe(tp: Tracepoint[Any], probe: Any) -> None:
     if not callable(probe):
         raise TypeError(f"tracepoint {tp.name!r}: a probe must be callable, "
                         f"not {type(probe).__name__}")
-    cycle = path_to(probe, tp)
+    # what a key's update follows, with the tracepoint as the goal; a declared handle
+    # not resolved yet stays lazy
+    cycle = find_cycle(tp, probe, resolve=False)
     if cycle is not None:
-        chain = " -> ".join(_describe(o) for o in [tp, *cycle])
         raise StaticCallError(f"tracepoint {tp.name!r}: probe {probe!r} would call the "
-                              f"tracepoint itself (a cycle: {chain})")
+                              f"tracepoint itself (a cycle: {cycle})")
     proto = tp._tp_prototype
     if proto is None:
         return
@@ -375,6 +329,11 @@ def _check_probe(tp: Tracepoint[Any], probe: Any) -> None:
 def _set_probes(tp: Tracepoint[Any], probes: tuple[Any, ...]) -> None:
     """Give ``tp`` the probe list ``probes``: patch its sites (hooks), then publish the
     list and the runtime path. All or nothing; call it with ``UPDATE_LOCK`` held."""
+    with Changing([tp]):
+        _change_probes(tp, probes)
+
+
+def _change_probes(tp: Tracepoint[Any], probes: tuple[Any, ...]) -> None:
     old = tp._tp_target
     if not probes:
         new: Any = None

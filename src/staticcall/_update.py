@@ -7,6 +7,7 @@ from _collections_abc import Mapping as _Mapping  # collections.abc's, already l
 from types import SimpleNamespace
 
 from . import _static_keys, _tracepoints
+from ._changing import Changing, refuse_if_changing
 from ._errors import StaticCallError, StaticCallSignatureError
 from ._keys import (
     UNSET,
@@ -108,8 +109,9 @@ def _apply(changes: list[tuple[StaticCall[Any], Any]], sigs: dict[int, Any] | No
         for key, target in changes:
             patcher.keep.append(key._sc_set_runtime(target, (sigs or {}).get(id(key), UNSET)))
 
-    _patch_all([rec for key, _ in changes for rec in list(key._sc_sites.values())], retarget,
-               set_runtime)
+    with Changing(key for key, _ in changes):
+        _patch_all([rec for key, _ in changes for rec in list(key._sc_sites.values())],
+                   retarget, set_runtime)
 
 
 def _state_changed(key: StaticKey, enabled: bool) -> None:
@@ -160,6 +162,7 @@ def static_call_update(  # type: ignore[misc]
     ``StaticCallSignatureError`` (naming the parameter) and changes nothing."""
     k = as_key(key, "update")
     with UPDATE_LOCK:
+        refuse_if_changing(k)  # even to its current target: the change under way decides
         sig = _check_target(k, func)
         previous: F | None = k._sc_target
         if func is previous:
@@ -177,9 +180,16 @@ def static_call_update_many(updates: Mapping[Any, Any]) -> dict[Any, Any]:
     originals: dict[StaticCall[Any], Any] = {}
     for key, func in updates.items():
         k = as_key(key, "update")
+        if k in resolved and resolved[k] is not func:
+            # a key and a handle on it, given two targets: neither may silently win
+            raise StaticCallError(f"static call {k.name!r}: static_call_update_many() names "
+                                  f"this key twice ({originals[k]!r} and {key!r}) with two "
+                                  f"different targets")
         resolved[k] = func
         originals[k] = key
     with UPDATE_LOCK:
+        for k in resolved:
+            refuse_if_changing(k)
         sigs = {id(k): _check_target(k, func, resolved) for k, func in resolved.items()}
         previous = {originals[k]: k._sc_target for k in resolved}
         changes = [(k, f) for k, f in resolved.items() if f is not k._sc_target]
@@ -229,15 +239,17 @@ _ACTIVE: dict[int, tuple[StaticCall[Any], list[_Active]]] = {}
 class _override:  # noqa: N801 - used as contextlib.contextmanager functions are
     """The context manager of one override: the update happens on entry."""
 
-    __slots__ = ("key", "func", "entry")
+    __slots__ = ("key", "func", "entry", "ended")
 
     def __init__(self, k: StaticCall[Any], func: Any) -> None:
         self.key, self.func = k, func
         self.entry: _Active | None = None
+        self.ended = False
 
     def __enter__(self) -> Any:
         if self.entry is not None:
-            raise RuntimeError("static_call_override(): this override was entered already")
+            raise RuntimeError(f"static_call_override({self.key.name!r}): this override was "
+                               f"entered already (make a new one)")
         with UPDATE_LOCK:
             previous = static_call_update(self.key, self.func)
             self.entry = _Active(self.func, previous)
@@ -245,7 +257,12 @@ class _override:  # noqa: N801 - used as contextlib.contextmanager functions are
         return previous
 
     def __exit__(self, *exc_info: object) -> None:
-        assert self.entry is not None
+        with UPDATE_LOCK:
+            if self.entry is None or self.ended:
+                state = "ended already" if self.ended else "not entered"
+                raise RuntimeError(f"static_call_override({self.key.name!r}): exited, but it "
+                                   f"was {state}; nothing changed")
+            self.ended = True
         _end_override(self.key, self.entry)
 
 

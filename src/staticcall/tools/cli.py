@@ -304,8 +304,11 @@ def cmd_explain(args: argparse.Namespace, out: TextIO) -> int:
 # --------------------------------------------------------------------------------------
 
 def _callable_name(obj: Any) -> str:
-    module = getattr(obj, "__module__", None)
-    qualname = getattr(obj, "__qualname__", None)
+    try:
+        module = getattr(obj, "__module__", None)
+        qualname = getattr(obj, "__qualname__", None)
+    except ReferenceError:  # a weakref.proxy whose referent is gone: its repr says so
+        return repr(obj)
     if isinstance(module, str) and isinstance(qualname, str):
         return f"{module}.{qualname}"
     return repr(obj)

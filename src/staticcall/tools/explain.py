@@ -149,29 +149,26 @@ def _describe(value: Any) -> str:
 def _before_marks(code: types.CodeType, globals_: dict[str, Any],
                   numbers: dict[tuple[str, int, int], int]) -> dict[int, list[str]]:
     """Offsets of the instructions of each site of ``code`` (its own, not nested)."""
-    try:
-        from bytecode import Instr
+    from bytecode import Instr
 
-        from .._decorator import resolver
-        from .._rewrite import find_sites, read
+    from .._decorator import resolver
+    from .._rewrite import find_sites, read
 
-        items = list(read(code))
-        qualname = getattr(code, "co_qualname", code.co_name)
-        sites = find_sites(items, code, globals_, resolver(globals_))
-        if not sites:
-            return {}
-        ordinal: dict[int, int] = {}
-        n = 0
-        for k, item in enumerate(items):
-            if isinstance(item, Instr):
-                ordinal[k] = n
-                n += 1
-        instrs = _instructions(code)
-        abstract = [item for item in items if isinstance(item, Instr)]
-        if len(instrs) != len(abstract) or any(
-                a.name != b.opname for a, b in zip(abstract, instrs)):
-            return {}
-    except Exception:
+    items = list(read(code))
+    qualname = getattr(code, "co_qualname", code.co_name)
+    sites = find_sites(items, code, globals_, resolver(globals_))
+    if not sites:
+        return {}
+    ordinal: dict[int, int] = {}
+    n = 0
+    for k, item in enumerate(items):
+        if isinstance(item, Instr):
+            ordinal[k] = n
+            n += 1
+    instrs = _instructions(code)
+    abstract = [item for item in items if isinstance(item, Instr)]
+    if len(instrs) != len(abstract) or any(
+            a.name != b.opname for a, b in zip(abstract, instrs)):
         return {}
     marks: dict[int, list[str]] = {}
     seen: dict[int, int] = {}
@@ -215,11 +212,8 @@ def _switch_states(rec: Any, code: types.CodeType) -> list[tuple[int, str]]:
     label, when_on, when_off = names.get(kind, ("switch", "call", "no call"))
     out = []
     for address, on, off in getattr(rec, "switches", None) or ():
-        try:
-            offset = address - _patch.operand_address(code, 0)
-            live = _patch.read_operand(address)
-        except Exception:
-            continue
+        offset = address - _patch.operand_address(code, 0)
+        live = _patch.read_operand(address)
         if live == on:
             shape = when_on
         elif live == off:

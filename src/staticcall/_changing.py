@@ -1,0 +1,50 @@
+"""One change at a time per key, static key or tracepoint, also within one thread.
+
+Every change runs under ``UPDATE_LOCK``, a re-entrant lock: code that runs in the middle
+of a change *in the same thread* -- a signal handler, or a destructor or callback run by
+the garbage collector, all of which can run between any two bytecodes -- could start a
+second change of the same object, which the rest of the first would then partly
+overwrite (sites left calling what their key no longer has, an increment lost). Such a
+second change is refused instead, naming the object, and changes nothing.
+"""
+
+from __future__ import annotations
+
+from ._errors import StaticCallError
+from ._typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from typing import Any, Iterable
+
+#: ids of the objects being changed now; only the thread holding UPDATE_LOCK touches it
+_CHANGING: set[int] = set()
+
+
+def refuse_if_changing(obj: Any) -> None:
+    """Raise ``StaticCallError`` if ``obj`` is in the middle of a change."""
+    if id(obj) in _CHANGING:
+        what = f"{getattr(type(obj), '_kind', 'static call')} {obj.name!r}"
+        raise StaticCallError(
+            f"{what}: changed again while its previous change was still being made (by "
+            f"code that ran in the middle of that change in the same thread: a signal "
+            f"handler, or a destructor or callback run by the garbage collector); nothing "
+            f"changed: make the second change once the first has returned")
+
+
+class Changing:
+    """``with Changing(objs):`` (under ``UPDATE_LOCK``) marks ``objs`` as being changed,
+    after refusing any that already is."""
+
+    __slots__ = ("ids",)
+
+    def __init__(self, objs: Iterable[Any]) -> None:
+        objs = list(objs)
+        for obj in objs:
+            refuse_if_changing(obj)
+        self.ids = {id(obj) for obj in objs}
+
+    def __enter__(self) -> None:
+        _CHANGING.update(self.ids)
+
+    def __exit__(self, *exc_info: object) -> None:
+        _CHANGING.difference_update(self.ids)

@@ -44,7 +44,7 @@ def test_the_site_builds_strictly(site: Path) -> None:
                  "changelog/index.html", "images/bench.svg"):
         assert (site / page).is_file(), page
     home = (site / "index.html").read_text(encoding="utf-8")
-    assert "A short tour" in home  # the README is the home page
+    assert "Five minutes with staticcall" in home  # the README is the home page
     assert "images/bench.svg" in (site / "tools" / "index.html").read_text(encoding="utf-8")
 
 

@@ -105,7 +105,7 @@ def test_the_wheel_has_the_package_and_its_metadata(dist: tuple[Path, Path, str]
     assert meta["License-Expression"] == "MIT"
     assert meta["Requires-Python"] == ">=3.11"
     assert meta["Description-Content-Type"] == "text/markdown"
-    assert "A short tour" in meta.get_payload()
+    assert "Five minutes with staticcall" in meta.get_payload()
     classifiers = meta.get_all("Classifier") or []
     assert any(c.startswith("Development Status :: ") for c in classifiers)
     assert [c.rsplit(" ", 1)[-1] for c in classifiers

@@ -318,33 +318,16 @@ def _process(obj: Any, ctx: _Ctx, owner: str | None) -> tuple[Any, bool]:
 
 
 def _process_once(obj: Any, ctx: _Ctx, owner: str | None) -> tuple[Any, bool]:
-    mode, strict = ctx.mode, ctx.strict
     t = type(obj)
     if issubclass(t, types.FunctionType):
-        if obj in REWRITTEN:
-            return obj, True
-        if _is_singledispatch(obj):
-            _dispatch_registry(obj, ctx, owner)
-            return obj, True
-        if _static(obj, "__wrapped__") is not None:
-            return _wrapper(obj, ctx, owner)
-        new, records = _rewrite_function(obj, mode, strict)
-        register(new, records)
-        REWRITTEN.add(new)
-        return new, True
+        return _process_function(obj, ctx, owner)
     for kind in (staticmethod, classmethod):
         if issubclass(t, kind):
             func = _slot(kind, "__func__", obj)
             inner, reached = _process(func, ctx, owner)
             return (obj if inner is func else kind(inner)), reached
     if issubclass(t, property):
-        old = [_slot(property, name, obj) for name in ("fget", "fset", "fdel")]
-        parts = [_process(f, ctx, owner) if f is not None else (None, False) for f in old]
-        reached = any(r for _, r in parts)
-        if all(a is b for (a, _), b in zip(parts, old)):
-            return obj, reached
-        doc = _slot(property, "__doc__", obj) if "__doc__" in vars(property) else None
-        return t(parts[0][0], parts[1][0], parts[2][0], doc), reached
+        return _process_property(obj, ctx, owner)
     if issubclass(t, (functools.cached_property, functools.partialmethod)):
         # the function is an ordinary attribute of these: rewritten in place
         func = _static(obj, "func")
@@ -355,36 +338,72 @@ def _process_once(obj: Any, ctx: _Ctx, owner: str | None) -> tuple[Any, bool]:
             obj.func = inner
         return obj, reached
     if issubclass(t, functools.singledispatchmethod):
-        dispatcher, func = _static(obj, "dispatcher"), _static(obj, "func")
-        if dispatcher is None or not _is_singledispatch(dispatcher):
-            return obj, False
-        new_func = _dispatch_registry(dispatcher, ctx, owner)
-        if new_func is not None and func is not None and new_func is not func:
-            obj.func = new_func
-        return obj, True
+        return _process_singledispatchmethod(obj, ctx, owner)
     if issubclass(t, type):
-        if owner is not None and not _nested_in(obj, owner):
-            return obj, False  # another class the body names: not defined there
-        if not _slot(type, "__flags__", obj) & _HEAPTYPE:
-            return obj, False  # a built-in class
-        qualname = _slot(type, "__qualname__", obj)
-        for name, member in list(vars(obj).items()):
-            new, _ = _process(member, ctx, qualname)
-            if new is not member:
-                setattr(obj, name, new)
-        return obj, True
+        return _process_class(obj, ctx, owner)
     if issubclass(t, functools.partial) and owner is not None:
-        # a class member that does not bind as a method, and whose function cannot be
-        # swapped: its sites are listed, on the runtime path, with the reason
-        func = _slot(functools.partial, "func", obj)
-        if isinstance(func, types.FunctionType) and func not in REWRITTEN:
-            _list_only(func, ctx, f"reached only through a functools.partial member of "
-                                  f"{owner}, which is not rewritten: decorate "
-                                  f"{func.__qualname__} itself")
-        return obj, isinstance(func, types.FunctionType)
+        return _process_partial_member(obj, ctx, owner)
     if callable(obj) and _static(obj, "__wrapped__") is not None:
         return _wrapper(obj, ctx, owner)
     return obj, False
+
+
+def _process_function(func: Any, ctx: _Ctx, owner: str | None) -> tuple[Any, bool]:
+    if func in REWRITTEN:
+        return func, True
+    if _is_singledispatch(func):
+        _dispatch_registry(func, ctx, owner)
+        return func, True
+    if _static(func, "__wrapped__") is not None:
+        return _wrapper(func, ctx, owner)
+    new, records = _rewrite_function(func, ctx.mode, ctx.strict)
+    register(new, records)
+    REWRITTEN.add(new)
+    return new, True
+
+
+def _process_property(obj: Any, ctx: _Ctx, owner: str | None) -> tuple[Any, bool]:
+    old = [_slot(property, name, obj) for name in ("fget", "fset", "fdel")]
+    parts = [_process(f, ctx, owner) if f is not None else (None, False) for f in old]
+    reached = any(r for _, r in parts)
+    if all(a is b for (a, _), b in zip(parts, old)):
+        return obj, reached
+    doc = _slot(property, "__doc__", obj) if "__doc__" in vars(property) else None
+    return type(obj)(parts[0][0], parts[1][0], parts[2][0], doc), reached
+
+
+def _process_singledispatchmethod(obj: Any, ctx: _Ctx, owner: str | None) -> tuple[Any, bool]:
+    dispatcher, func = _static(obj, "dispatcher"), _static(obj, "func")
+    if dispatcher is None or not _is_singledispatch(dispatcher):
+        return obj, False
+    new_func = _dispatch_registry(dispatcher, ctx, owner)
+    if new_func is not None and func is not None and new_func is not func:
+        obj.func = new_func
+    return obj, True
+
+
+def _process_class(cls: Any, ctx: _Ctx, owner: str | None) -> tuple[Any, bool]:
+    if owner is not None and not _nested_in(cls, owner):
+        return cls, False  # another class the body names: not defined there
+    if not _slot(type, "__flags__", cls) & _HEAPTYPE:
+        return cls, False  # a built-in class
+    qualname = _slot(type, "__qualname__", cls)
+    for name, member in list(vars(cls).items()):
+        new, _ = _process(member, ctx, qualname)
+        if new is not member:
+            setattr(cls, name, new)
+    return cls, True
+
+
+def _process_partial_member(obj: Any, ctx: _Ctx, owner: str) -> tuple[Any, bool]:
+    # a class member that does not bind as a method, and whose function cannot be
+    # swapped: its sites are listed, on the runtime path, with the reason
+    func = _slot(functools.partial, "func", obj)
+    if isinstance(func, types.FunctionType) and func not in REWRITTEN:
+        _list_only(func, ctx, f"reached only through a functools.partial member of "
+                              f"{owner}, which is not rewritten: decorate "
+                              f"{func.__qualname__} itself")
+    return obj, isinstance(func, types.FunctionType)
 
 
 _HEAPTYPE = 1 << 9  # Py_TPFLAGS_HEAPTYPE: a class made by a class statement

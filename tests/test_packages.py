@@ -162,6 +162,41 @@ def test_tracepoint_and_branch_sites(pkg: str) -> None:
         staticcall.static_branch_disable(keys.SK)
 
 
+BRANCHY = """
+from . import keys
+
+
+class Other:
+    def DOUBLE(self, x):
+        return ("other", x)
+
+
+def pick(c, x):
+    y = (Other() if c else keys).DOUBLE(x)
+    z = [y]
+    z.append(len(z))
+    return z[0]
+
+
+def pick_tail(c, x):
+    return (Other() if c else keys).DOUBLE(x)
+"""
+
+
+@needs_rewriting
+def test_a_jump_into_a_module_attribute_call_runs_as_written(pkg: str, tmp_path: Path) -> None:
+    """In ``(x if c else keys).DOUBLE(1)`` the other branch jumps to ``.DOUBLE``, past the
+    load of ``keys``: staging must not replace the two loads by one (that pushed too
+    little there, and crashed the interpreter)."""
+    (tmp_path / pkg / "branchy.py").write_text(BRANCHY, encoding="utf-8")
+    staticcall.install(pkg)
+    branchy = __import__(f"{pkg}.branchy", fromlist=["branchy"])
+    for func in (branchy.pick, branchy.pick_tail):
+        assert func(True, 3) == ("other", 3)
+        assert func(False, 3) == 6
+        assert func(True, 4) == ("other", 4)
+
+
 @needs_rewriting
 def test_a_module_imported_already_is_processed_at_once(pkg: str) -> None:
     app = app_of(pkg)

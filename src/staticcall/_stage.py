@@ -141,6 +141,8 @@ class _Edit:
 
     def __init__(self, code: types.CodeType, lay: dict[str, int],
                  stub_for: Callable[[Any], Any]) -> None:
+        self.code = code
+        self._targets: set[int] | None = None
         self.raw = code.co_code
         self.names = code.co_names
         self.out = bytearray(self.raw)
@@ -148,6 +150,15 @@ class _Edit:
         self.stubs: Stubs = []
         self.lay = lay
         self.stub_for = stub_for
+
+    def lands_inside(self, start: int, end: int) -> bool:
+        """Whether a jump or an exception handler goes to an instruction after ``start``
+        and before ``end`` (bytes): what it would run there is gone once the range is
+        replaced, as in ``(x if c else mod).K(1)``, whose other branch jumps to ``.K``."""
+        if self._targets is None:  # read only when a chain is about to be staged
+            self._targets = {i.offset for i in dis.get_instructions(self.code)
+                             if i.is_jump_target}
+        return any(start < t < end for t in self._targets)
 
     def put(self, start: int, total: int, value: Any) -> None:
         """Replace ``total`` bytes at ``start`` (a load of a callable and its NULL) by a
@@ -228,12 +239,14 @@ def _stage_chain(edit: _Edit, i: int, resolve: Callable[[tuple[str, ...]], Any])
                     if raw[stop:stop + 1] == bytes([lay["PUSH_NULL"]]):
                         value = resolve(tuple(path))
                         if value is not None:
-                            edit.put(start, stop + 2 - start, value)
+                            if not edit.lands_inside(start, stop + 2):
+                                edit.put(start, stop + 2 - start, value)
                             break
                 elif not (bit and method):
                     value = resolve(tuple(path))
                     if value is not None:
-                        edit.put(start, stop - start, value)
+                        if not edit.lands_inside(start, stop):
+                            edit.put(start, stop - start, value)
                         break
                 if method or bit:
                     break

@@ -16,6 +16,7 @@ import os
 import subprocess
 import sys
 import types
+import warnings
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -195,6 +196,36 @@ def test_a_jump_into_a_module_attribute_call_runs_as_written(pkg: str, tmp_path:
         assert func(True, 3) == ("other", 3)
         assert func(False, 3) == 6
         assert func(True, 4) == ("other", 4)
+
+
+@needs_rewriting
+def test_a_first_call_in_the_middle_of_an_update_waits_for_the_next(
+        pkg: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A processed function first called in the middle of an update of one of its keys,
+    in the same thread (a destructor, a gc callback, a signal handler), runs as it is; its
+    next call rewrites it (the update would refuse its new sites), with no warning."""
+    from staticcall import _update
+
+    staticcall.install(pkg)
+    app = app_of(pkg)
+    keys = app.keys
+    assert app.Service().method(1) == 2  # rewritten: DOUBLE has a site to patch
+    seen: list[Any] = []
+
+    def first_call(rec: Any) -> None:
+        if not seen:
+            seen.append(app.handler(2))
+
+    monkeypatch.setattr(_update, "_before_site_patch", first_call)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        static_call_update(keys.DOUBLE, negate)
+        monkeypatch.setattr(_update, "_before_site_patch", None)
+        assert seen in ([4], [-2])  # in the middle of the update: either target is right
+        assert app.handler(2) == -2
+        assert any(s.function.endswith("handler") for s in static_call_sites(keys.DOUBLE))
+    static_call_update(keys.DOUBLE, keys._double)
+    assert app.handler(2) == 4
 
 
 @needs_rewriting

@@ -20,6 +20,12 @@ if TYPE_CHECKING:
 _CHANGING: set[int] = set()
 
 
+def changing(obj: Any = None) -> bool:
+    """Whether ``obj`` (``None``: any object) is in the middle of a change; true only in
+    the thread holding ``UPDATE_LOCK``."""
+    return bool(_CHANGING) if obj is None else id(obj) in _CHANGING
+
+
 def refuse_if_changing(obj: Any) -> None:
     """Raise ``StaticCallError`` if ``obj`` is in the middle of a change."""
     if id(obj) in _CHANGING:

@@ -31,6 +31,7 @@ import weakref
 from typing import Any, Callable
 
 from . import _patch, _sites, _trigger
+from ._changing import changing
 from ._decorator import REWRITTEN, rewrite_code
 from ._errors import StaticCallWarning
 from ._exports import StaticCallHandle
@@ -304,8 +305,7 @@ class Unit:
         being imported; whether it is done waiting."""
         if importing:
             return False
-        self.upgrade()
-        return True
+        return self.upgrade()
 
     def arm(self) -> bool:
         """Wait for the first call of any of the unit's code, caught by ``_trigger``."""
@@ -355,12 +355,17 @@ class Unit:
                 set_code(func, new)
                 REWRITTEN.add(func)
 
-    def upgrade(self) -> None:
+    def upgrade(self) -> bool:
         """Rewrite the tree in full and give its functions the new code; never raises
-        (a failure leaves them on the runtime path, with a warning)."""
+        (a failure leaves them on the runtime path, with a warning). Postponed (false)
+        when called in the middle of a change in this thread (by a signal handler, a
+        destructor or a gc callback), which the new sites' registration would refuse:
+        the next call rewrites it."""
         with UPDATE_LOCK:
             if self.state != PENDING:
-                return
+                return True
+            if changing():
+                return False
             self.state = BUSY
             try:
                 self._rewrite()
@@ -377,6 +382,7 @@ class Unit:
                 # retired stubs, holding the unit, would otherwise keep alive)
                 self.snapshot = self.scan = self.finder = self._nodes = None
                 WAITING.discard(self)
+        return True
 
     def _rewrite(self) -> None:
         assert self.snapshot is not None and self.scan is not None
@@ -535,8 +541,8 @@ def process_module(module: types.ModuleType, code: types.CodeType | None = None)
     funcs = [f for f in module_functions(module) if f not in REWRITTEN]
     units = _units(funcs, dict(g), scan) if funcs else []
     for unit in units:
-        if not unit.stage():
-            unit.upgrade()
+        if not unit.stage() and not unit.upgrade():
+            WAITING.add(unit)  # postponed: listing the table (flush) rewrites it
     return len(units)
 
 
@@ -558,8 +564,8 @@ def flush() -> None:
         waiting = [u for u in list(WAITING) if u.state == PENDING]
         if not waiting:
             return
-        for unit in waiting:
-            unit.upgrade()
+        if not all([unit.upgrade() for unit in waiting]):
+            return  # in the middle of a change: they wait for their next call
 
 
 _sites.before_listing = flush

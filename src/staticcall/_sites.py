@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable
 
 from . import _patch
-from ._changing import Changing
+from ._changing import Changing, changing
 from ._keys import UPDATE_LOCK, make_null_raiser, static_call_return0
 
 if TYPE_CHECKING:
@@ -250,10 +250,13 @@ def register(func: Any, records: list[SiteRecord]) -> None:
 def bind(rec: SiteRecord, key: Any) -> None:
     """Bind a late site to ``key`` (a static call key) at its first execution: lay it
     out for the key's target, then open its PLT switch, all or nothing, under the
-    update lock. A site already bound (by another thread) stays as it is."""
+    update lock. A site already bound (by another thread) stays as it is; one reached
+    in the middle of a change of ``key`` in this thread (by a signal handler, a destructor
+    or a gc callback) stays unbound, for its next execution to bind: that change has
+    listed the sites it patches already."""
     with UPDATE_LOCK:
         code = rec.code
-        if not rec.pending or code is None:
+        if not rec.pending or code is None or changing(key):
             return
         assert rec.plt is not None
         placeholder = rec.key, rec.null_raiser

@@ -522,3 +522,35 @@ def test_a_pending_deferred_decrement_is_applied_in_a_forked_child() -> None:
         os.waitpid(pid, 0)
     static_key_deferred_flush(key)
     assert not static_key_enabled(key)
+
+
+FORK_AFTER_IMPORTS = """
+import os, sys, time
+import staticcall as sc
+if "threading" in sys.modules:
+    sys.exit(99)  # this order is what is tested: threading imported after staticcall
+k = sc.define_static_key_deferred_false(0.05, name="k")
+sc.static_branch_inc(k)
+sc.static_branch_slow_dec_deferred(k)  # pending: its timer imports threading
+pid = os.fork()
+if pid == 0:
+    deadline = time.monotonic() + 20
+    while sc.static_key_enabled(k) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    os._exit(3 if sc.static_key_enabled(k) else 0)
+sys.exit(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))
+"""
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs os.fork")
+def test_a_forked_child_applies_the_decrement_when_threading_came_after_staticcall() -> None:
+    """At-fork hooks run in the order they were registered: the child's timer must be
+    started after threading's own hook has run, or it never fires."""
+    import subprocess
+    import sys
+
+    r = subprocess.run([sys.executable, "-c", FORK_AFTER_IMPORTS], capture_output=True,
+                       text=True, timeout=60)
+    if r.returncode == 99:
+        pytest.skip("threading is imported at start-up here")
+    assert r.returncode == 0, r.stderr

@@ -339,6 +339,13 @@ def _deferred_expired(key: StaticKey) -> None:
 def _start_timer(key: StaticKey, timeout: float) -> None:
     import threading  # deferred keys only
 
+    global _fork_hook
+    if not _fork_hook and hasattr(os, "register_at_fork"):
+        # registered after threading's own (it was imported by now): at-fork hooks run
+        # in that order, and a thread started before threading's hook has run would be
+        # taken for one inherited from the parent (the timer would never fire)
+        os.register_at_fork(after_in_child=_restart_timers_after_fork)
+        _fork_hook = True
     timer = threading.Timer(timeout, _deferred_expired, (key,))
     timer.daemon = True
     timer.name = f"staticcall deferred {key.name}"
@@ -354,8 +361,8 @@ def _restart_timers_after_fork() -> None:
             _start_timer(key, key._sk_timeout or 0.0)
 
 
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_restart_timers_after_fork)
+#: whether _restart_timers_after_fork is registered (with the first timer)
+_fork_hook = False
 
 
 def static_key_deferred_flush(key: StaticKey) -> None:

@@ -277,6 +277,29 @@ def test_forwarders_without_a_cycle_are_fine() -> None:
     assert a(2) == 4
 
 
+class CallsAStaticmethod:
+    """Called through a ``staticmethod`` as ``__call__`` (which has no ``__self__``)."""
+
+    __call__ = staticmethod(plus_one)
+
+
+def test_proxies_of_objects_called_through_class_attributes() -> None:
+    """A proxy's referent called through a staticmethod, or a key, set as the class's
+    ``__call__``: checked like the referent itself, with no AttributeError."""
+    a = key("proxy_of_staticmethod")
+    held = CallsAStaticmethod()
+    proxy = weakref.proxy(held)
+    static_call_update(a, proxy)
+    assert a(1) == 2
+    tp = staticcall.define_tracepoint(None, name="proxy_probe")
+    staticcall.register_probe(tp, proxy)
+    staticcall.unregister_probe(tp, proxy)
+    forwarder = type("Forwarder", (CallsThroughKey,), {"__call__": a})()
+    with pytest.raises(StaticCallError, match="cycle: proxy_of_staticmethod -> weakref.proxy"):
+        static_call_update(a, weakref.proxy(forwarder))
+    assert_unchanged(a, proxy)
+
+
 def test_a_dead_proxy_leads_nowhere() -> None:
     a = key("dead_proxy_a")
 

@@ -458,9 +458,11 @@ def _next_hops(obj: Any, resolve: bool = True) -> tuple[str, list[Any]]:
     if kind is types.BuiltinFunctionType:
         return "", []
     if kind is CallableProxyType:
+        # what the referent's __call__ is (a bound method, a method-wrapper, or a key,
+        # staticmethod or function set as a class attribute): the rules below follow it
         try:
-            return "weakref.proxy", [obj.__call__.__self__]  # the referent
-        except ReferenceError:
+            return "weakref.proxy", [obj.__call__]
+        except (ReferenceError, AttributeError):
             return "", []
     key = _TRAMPOLINE_KEYS.get(id(obj))
     if key is not None and obj in (key._sc_call_tramp, key._sc_cond_tramp,

@@ -180,9 +180,10 @@ def test_update_many_naming_one_key_twice_with_two_targets_is_refused() -> None:
     with pytest.raises(StaticCallError, match="'twice'.*twice"):
         static_call_update_many({key: other, handle: abs})
     assert static_call_query(key) is double
-    # the same target twice is no conflict
-    static_call_update_many({key: other, handle: other})
+    # the same target twice is no conflict, and each name given has its previous target
+    previous = static_call_update_many({key: other, handle: other})
     assert static_call_query(key) is other
+    assert list(previous) == [key, handle] and previous[key] is previous[handle] is double
 
 
 def test_tramp_export_does_not_restrict_the_key_itself() -> None:

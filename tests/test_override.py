@@ -175,3 +175,22 @@ def test_exits_without_a_matching_entry_are_errors_naming_the_key() -> None:
     with pytest.raises(RuntimeError, match="'ov_K'.*entered already"):
         second.__enter__()
     assert now() == "base"
+
+
+def test_an_exit_whose_restore_is_refused_can_be_retried() -> None:
+    """The restore at an override's end is an update, which may be refused (here it
+    would form a cycle): the override stays in effect, and its exit can be made again."""
+    first = define_static_call(base, name="ov_retry_first")
+    second = define_static_call(base, name="ov_retry_second")
+    static_call_update(first, second)
+    override = static_call_override(first, a)
+    override.__enter__()
+    static_call_update(second, first)  # first -> a now: no cycle yet
+    with pytest.raises(StaticCallError, match="cycle"):
+        override.__exit__(None, None, None)  # first -> second -> first
+    assert static_call_query(first) is a  # still overridden
+    static_call_update(second, base)
+    override.__exit__(None, None, None)  # retried: restored
+    assert static_call_query(first) is second
+    with pytest.raises(RuntimeError, match="ended already"):
+        override.__exit__(None, None, None)

@@ -178,8 +178,10 @@ def static_call_update_many(updates: Mapping[Any, Any]) -> dict[Any, Any]:
                         f"not {type(updates).__name__}")
     resolved: dict[StaticCall[Any], Any] = {}
     originals: dict[StaticCall[Any], Any] = {}
+    given: list[tuple[Any, StaticCall[Any]]] = []  # (what the caller named, its key)
     for key, func in updates.items():
         k = as_key(key, "update")
+        given.append((key, k))
         if k in resolved and resolved[k] is not func:
             # a key and a handle on it, given two targets: neither may silently win
             raise StaticCallError(f"static call {k.name!r}: static_call_update_many() names "
@@ -191,7 +193,7 @@ def static_call_update_many(updates: Mapping[Any, Any]) -> dict[Any, Any]:
         for k in resolved:
             refuse_if_changing(k)
         sigs = {id(k): _check_target(k, func, resolved) for k, func in resolved.items()}
-        previous = {originals[k]: k._sc_target for k in resolved}
+        previous = {key: k._sc_target for key, k in given}  # each name the caller used
         changes = [(k, f) for k, f in resolved.items() if f is not k._sc_target]
         if changes:
             _apply(changes, sigs)
@@ -262,26 +264,30 @@ class _override:  # noqa: N801 - used as contextlib.contextmanager functions are
                 state = "ended already" if self.ended else "not entered"
                 raise RuntimeError(f"static_call_override({self.key.name!r}): exited, but it "
                                    f"was {state}; nothing changed")
+            _end_override(self.key, self.entry)
             self.ended = True
-        _end_override(self.key, self.entry)
 
 
 def _end_override(k: StaticCall[Any], entry: _Active) -> None:
+    """Restore what ``entry`` found, or hand it to a later override still holding the
+    key; a restore that is refused raises and leaves the override in place (its exit can
+    be retried)."""
     with UPDATE_LOCK:
         stack = _ACTIVE[id(k)][1]
         i = next(n for n, e in enumerate(stack) if e is entry)
+        if i + 1 < len(stack):
+            # a later override still holds the key: it restores what this one found
+            stack[i + 1].restore = entry.restore
+        else:
+            try:
+                static_call_update(k, entry.restore)
+            except StaticCallError:
+                raise
+            except Exception as exc:
+                raise StaticCallError(f"static call {k.name!r}: the override to "
+                                      f"{entry.func!r} ended, but {entry.restore!r} could "
+                                      f"not be restored: {exc}; the override is still in "
+                                      f"effect") from exc
         del stack[i]
         if not stack:
             del _ACTIVE[id(k)]
-        if i < len(stack):
-            # a later override still holds the key: it restores what this one found
-            stack[i].restore = entry.restore
-            return
-        try:
-            static_call_update(k, entry.restore)
-        except StaticCallError:
-            raise
-        except Exception as exc:
-            raise StaticCallError(f"static call {k.name!r}: the override to {entry.func!r} "
-                                  f"ended, but {entry.restore!r} could not be restored: "
-                                  f"{exc}") from exc

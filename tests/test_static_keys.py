@@ -358,6 +358,10 @@ def test_deferred_kernel_aliases(tp_mod: Any) -> None:
     staticcall.jump_label_rate_limit(key, 0.05)
     with pytest.raises(ValueError, match="timeout"):
         staticcall.jump_label_rate_limit(key, -1)
+    plain = define_static_key_false(name="not_deferred")
+    with pytest.raises(TypeError, match="'not_deferred'.*deferred"):
+        staticcall.jump_label_rate_limit(plain, 1)
+    assert plain.timeout is None
 
 
 @pytest.mark.parametrize("timeout, error", [(-1, ValueError), (float("nan"), ValueError),

@@ -378,6 +378,10 @@ def static_key_set_timeout(key: StaticKey, timeout: float) -> None:
     k = _as_static_key(key, "jump_label_rate_limit")
     seconds = _checked_timeout(timeout, f"static key {k.name!r}")
     with UPDATE_LOCK:
+        if k._sk_timeout is None:  # (it would quietly make the key a deferred one)
+            raise TypeError(f"static key {k.name!r}: jump_label_rate_limit() changes the "
+                            f"delay of a deferred key, and this key was defined without "
+                            f"one (define_static_key_deferred_false/_true make one)")
         k.__dict__["_sk_timeout"] = seconds
 
 

@@ -228,6 +228,30 @@ def test_a_first_call_in_the_middle_of_an_update_waits_for_the_next(
     assert app.handler(2) == 4
 
 
+NO_CANDIDATES = """
+import sys
+sys.path.insert(0, sys.argv[1])
+import staticcall
+staticcall.install("quiet")
+import quiet
+print(quiet.f(2), [sys.monitoring.get_tool(t) for t in range(6)])
+"""
+
+
+@pytest.mark.skipif(not _opcodes.HAS_MONITORING, reason="no sys.monitoring before 3.12")
+def test_a_module_without_candidates_takes_no_monitoring_tool(tmp_path: Path) -> None:
+    """A tool id is taken when a first call is to be caught, not for every module that
+    holds a key (tools are few, and shared with profilers and debuggers)."""
+    (tmp_path / "quiet").mkdir()
+    (tmp_path / "quiet" / "__init__.py").write_text(
+        "import staticcall\n\ndef f(x):\n    return x + 1\n\n"
+        "K = staticcall.define_static_call(f)\n", encoding="utf-8")
+    r = subprocess.run([sys.executable, "-c", NO_CANDIDATES, str(tmp_path)],
+                       capture_output=True, text=True, timeout=TIMEOUT)
+    assert r.returncode == 0, r.stderr
+    assert "staticcall" not in r.stdout and r.stdout.startswith("3 "), r.stdout
+
+
 @needs_rewriting
 def test_a_module_imported_already_is_processed_at_once(pkg: str) -> None:
     app = app_of(pkg)

@@ -535,7 +535,7 @@ def process_module(module: types.ModuleType, code: types.CodeType | None = None)
     # without a first-call event (3.11) the functions are found and staged instead: no
     # pre-scan of the compiled code, which would only be repeated on the functions
     armed = _arm_compiled(module, code, scan) \
-        if code is not None and _trigger.available() else None
+        if code is not None and _trigger.possible() else None
     if armed is not None:
         return armed
     funcs = [f for f in module_functions(module) if f not in REWRITTEN]

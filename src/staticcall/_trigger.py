@@ -50,9 +50,9 @@ def _started(code: types.CodeType, offset: int) -> Any:
     return _monitoring.DISABLE
 
 
-def available() -> bool:
-    """Whether first calls can be caught here (3.12+, a tool id free)."""
-    return _tool() is not None
+def possible() -> bool:
+    """Whether this interpreter has first-call events (3.12+), without taking a tool id."""
+    return _monitoring is not None
 
 
 def arm(codes: list[types.CodeType], then: Callable[[], bool]) -> bool:

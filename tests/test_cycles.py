@@ -298,6 +298,7 @@ def test_proxies_of_objects_called_through_class_attributes() -> None:
     with pytest.raises(StaticCallError, match="cycle: proxy_of_staticmethod -> weakref.proxy"):
         static_call_update(a, weakref.proxy(forwarder))
     assert_unchanged(a, proxy)
+    static_call_update(a, plus_one)  # (keys live on: leave no proxy to die in one)
 
 
 def test_a_dead_proxy_leads_nowhere() -> None:

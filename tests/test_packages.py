@@ -253,6 +253,32 @@ def test_a_module_without_candidates_takes_no_monitoring_tool(tmp_path: Path) ->
 
 
 @needs_rewriting
+def test_no_thread_runs_rewritten_code_before_it_is_laid_out(
+        pkg: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The rewritten code is laid out for the keys' states before any function is given
+    it: a call made meanwhile (what another thread may do) runs the code it had."""
+    from staticcall import _sites
+
+    staticcall.install(pkg)
+    app = app_of(pkg)
+    static_branch_enable(app.keys.SK)
+    seen: list[str] = []
+    real = _sites.register
+
+    def register(func: Any, records: Any) -> None:
+        seen.append(app.traced(1))  # as if from another thread, just before the lay-out
+        real(func, records)
+
+    monkeypatch.setattr(_sites, "register", register)
+    try:
+        assert app.traced(2) == "on"  # the first call: rewritten
+        assert seen == ["on"]
+        assert app.traced(3) == "on"
+    finally:
+        staticcall.static_branch_disable(app.keys.SK)
+
+
+@needs_rewriting
 def test_a_module_imported_already_is_processed_at_once(pkg: str) -> None:
     app = app_of(pkg)
     plain_code = app.plain.__code__

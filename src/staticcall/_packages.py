@@ -393,11 +393,12 @@ class Unit:
             if not any(n.funcs for n in self.nodes.values()):
                 return  # no function of the module runs this code (any more)
         done, records = rewrite_code(self.root, self.snapshot, self.scan.candidate)
+        # laid out first: other threads run the new code as soon as a function has it
+        _sites.register(done[id(self.root)][1], records)
         for node in self.nodes.values():
             new = done.get(id(node.original), (node.original, node.original))[1]
             if new is not node.running:
                 self._give(node, node.running, new)
-        _sites.register(done[id(self.root)][1], records)
 
     def _retire(self) -> None:
         """Frames that started on staged code keep running it: its stubs become the

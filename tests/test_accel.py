@@ -215,6 +215,38 @@ def test_a_target_that_retargets_itself_and_drops_its_last_reference() -> None:
     assert fwd(-4) == 4
 
 
+SELF_REPLACING_C_TARGET = """
+import functools
+from staticcall import define_static_call, static_call_update
+
+def plain(x):
+    return x
+
+def make_cached():
+    @functools.lru_cache(maxsize=8)
+    def cached(x):
+        static_call_update(K, plain)  # drops the key's reference to the lru_cache wrapper
+        junk = [bytearray(80) for _ in range(3000)]  # reuses the memory it had
+        return x * 2
+    return cached
+
+K = define_static_call(plain, name="K")
+for i in range(50):
+    static_call_update(K, make_cached())
+    assert K(i) == 2 * i
+print("ok")
+"""
+
+
+@pytest.mark.parametrize("choice", ["0", "1"] if accel is not None else ["0"])
+def test_a_c_target_that_replaces_itself_while_it_runs(choice: str) -> None:
+    """A key's own call holds its target until the call returns, on both paths: an
+    ``lru_cache`` wrapper (C code that uses itself after calling back into Python) that
+    updates its key was freed under its own call on the pure-Python path."""
+    done = _run(SELF_REPLACING_C_TARGET, STATICCALL_ACCEL=choice)
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-2000:]
+
+
 @needs_accel
 def test_a_key_whose_target_updates_the_key_while_running() -> None:
     key = define_static_call(lambda x: x, name="reentrant", prototype=None)

@@ -78,13 +78,36 @@ else:
             return self
 
 
+_FunctionType = type(lambda: None)
+
+
+def _held(target: Callable[..., Any]) -> Callable[..., Any]:
+    """What a ``partial`` forwarder calls for ``target``. A partial's call does not hold
+    what it calls, so an update made while the call runs (by the target itself, or by
+    another thread while the target calls back into Python) could free ``target`` under
+    it; a Python function, or a method of one, is held by its own frame, anything else
+    (``lru_cache``, a ``partial``, a C callable) is called through a Python function
+    that holds it. (The accelerator's call holds its target.)"""
+    if type(target) is _FunctionType or (
+            type(target) is _MethodType and type(target.__func__) is _FunctionType):
+        return target
+
+    def held(*args: Any, **kwargs: Any) -> Any:
+        return target(*args, **kwargs)
+
+    return held
+
+
+_MethodType = type(_held.__get__(0))
+
+
 def new(cls: type[Any], target: Callable[..., Any]) -> Any:
     """A new instance of ``cls`` (a ``ForwarderOf`` subclass) that calls ``target``."""
     if _accel is not None:
         obj = _accel.Forwarder.__new__(cls)
         _accel.set_target(obj, target)
         return obj
-    return partial.__new__(cls, target)
+    return partial.__new__(cls, _held(target))
 
 
 def set_target(obj: Any, target: Callable[..., Any]) -> None:
@@ -92,7 +115,7 @@ def set_target(obj: Any, target: Callable[..., Any]) -> None:
     if _accel is not None:
         _accel.set_target(obj, target)
     else:
-        partial.__setstate__(obj, (target, (), None, obj.__dict__))  # type: ignore[attr-defined, unused-ignore]
+        partial.__setstate__(obj, (_held(target), (), None, obj.__dict__))  # type: ignore[attr-defined, unused-ignore]
 
 
 def set_entries(obj: Any, call: Callable[..., Any], cond: Callable[..., Any]) -> None:

@@ -314,3 +314,30 @@ def test_explain_shows_the_binding() -> None:
     ns["early"](1)
     text = explain(ns["early"])
     assert "bound at its first execution" in text and "binding: bound" in text
+
+
+@needs_rewriting
+@pytest.mark.parametrize("shape", list(SHAPES))
+def test_a_site_that_could_not_bind_runs_as_written(shape: str,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """A binding that fails leaves the site unbound, with the reason: every execution then
+    calls what the original code calls, also where the layout loads the target again
+    after the arguments (it raised an internal error there)."""
+    from staticcall import _sites
+
+    def ident(x: Any) -> Any:
+        return 1000 + x
+
+    def refuse(self: Any, rec: Any) -> None:
+        raise RuntimeError("no lay-out today")
+
+    ns = build(f"@static_calls\ndef f(x):\n    {SHAPES[shape]}\n")
+    ns["K"] = key = define_static_call(ident, name="unbindable")
+    monkeypatch.setattr(_sites.Patcher, "lay_out", refuse)
+    expected = {"statement": 3, "nested": 2003}.get(shape, 1003 + (shape == "value"))
+    assert ns["f"](3) == expected
+    monkeypatch.undo()
+    assert ns["f"](3) == expected  # stays unbound (the failure is kept), runs as written
+    assert all("could not be bound" in (s.reason or "") for s in mine(ns))
+    static_call_update(key, negate)
+    assert ns["f"](3) == {"statement": 3, "nested": 3, "value": -2}.get(shape, -3)

@@ -230,7 +230,7 @@ def test_a_key_updated_while_a_decoration_lays_out_its_sites(
 LATE_AND_BOUND = """
 @static_calls
 def late(x):
-    return static_call(K)(x)    # K is not bound yet: a late site
+    return static_call(K)(abs(x))    # K is not bound yet: a late site (code in its arguments)
 
 K = KEY
 

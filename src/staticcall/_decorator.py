@@ -15,7 +15,7 @@ from ._errors import StaticCallError, StaticCallWarning
 from ._exports import StaticCallHandle
 from ._factory import make_function
 from ._keys import UPDATE_LOCK, StaticCall
-from ._late import Binder, never_called
+from ._late import Binder
 from ._patch import Holder
 from ._rewrite import FoundSite, UnboundName, find_sites, read, rewrite
 from ._sites import SiteRecord, register
@@ -126,8 +126,13 @@ class _Work:
                 continue  # a branch site has no constants
             # The key itself is a correct (runtime-path) target until the site's
             # table entry sets the real values, and stays there while no call is made.
-            # A late site's bound path is not taken before it is bound.
-            first = never_called if site.late else _unbound_key(site)
+            # A late site not bound yet calls what its binder last saw, as the original
+            # code would (where the layout loads the target again after the arguments).
+            binder = None
+            if site.binder_index is not None:
+                binder = self.binders[id(site)] = Binder(site.cond)
+                consts[site.binder_index] = binder
+            first = binder.unbound_call if binder is not None else _unbound_key(site)
             t = consts[site.indices[0]]
             if isinstance(t, Holder):
                 t.target = first
@@ -135,9 +140,6 @@ class _Work:
                 consts[site.indices[0]] = first
             if site.indices[1] is not None:
                 consts[site.indices[1]] = None
-            if site.binder_index is not None:
-                binder = self.binders[id(site)] = Binder(site.cond)
-                consts[site.binder_index] = binder
         return tuple(consts)
 
 

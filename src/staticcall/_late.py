@@ -10,7 +10,6 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from ._errors import StaticCallError
 from ._keys import Handle, StaticCall, static_call, static_call_cond
 from ._sites import SiteRecord, bind
 
@@ -20,12 +19,13 @@ class Binder:
     ``static_call_cond``), exactly, and when ``value`` is a key (or a handle this module
     may call), the site is bound to it first."""
 
-    __slots__ = ("cond", "record", "failed")
+    __slots__ = ("cond", "record", "failed", "last")
 
     def __init__(self, cond: bool) -> None:
         self.cond = cond
         self.record: SiteRecord | None = None
         self.failed = False
+        self.last: Any = None  # the key the site named at its last unbound execution
 
     def __repr__(self) -> str:
         rec = self.record
@@ -41,6 +41,7 @@ class Binder:
             key = value._resolve_for("call", sys._getframe(1).f_globals)
         else:
             return form(value)  # raises what the original code raises
+        self.last = key
         rec = self.record
         if rec is not None and not self.failed:
             try:
@@ -50,8 +51,10 @@ class Binder:
                 rec.found.reason = f"could not be bound at its first execution: {exc}"
         return form(key)
 
-
-def never_called(*args: Any, **kwargs: Any) -> Any:
-    """A late site's target before it is bound: its bound path is not taken until then."""
-    raise StaticCallError("staticcall internal error: a late site ran its bound path "
-                          "before it was bound")
+    def unbound_call(self, *args: Any, **kwargs: Any) -> Any:
+        """A late site's target until it is bound: what the original code calls, for
+        a layout that loads its target again after the arguments (they may change
+        it), when this execution could not bind (in the middle of the key's update, or
+        a failed binding)."""
+        form = static_call_cond if self.cond else static_call
+        return form(self.last)(*args, **kwargs)

@@ -89,7 +89,8 @@ def _held(target: Callable[..., Any]) -> Callable[..., Any]:
     (``lru_cache``, a ``partial``, a C callable) is called through a Python function
     that holds it. (The accelerator's call holds its target.)"""
     if type(target) is _FunctionType or (
-            type(target) is _MethodType and type(target.__func__) is _FunctionType):
+            type(target) is _MethodType
+            and type(getattr(target, "__func__", None)) is _FunctionType):
         return target
 
     def held(*args: Any, **kwargs: Any) -> Any:

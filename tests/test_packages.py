@@ -518,3 +518,24 @@ def test_sites_command_processes_a_package(pkg: str, capsys: pytest.CaptureFixtu
     assert main(["sites", "-p", pkg]) == 0
     text = capsys.readouterr().out
     assert "bound" in text.splitlines()[0] and "first-execution" not in text
+
+
+def test_the_walk_for_a_module_s_functions_skips_builtins(monkeypatch: pytest.MonkeyPatch
+                                                           ) -> None:
+    """Finding a module's functions reads what its namespace holds, but not
+    ``__builtins__`` (a hundred classes, none of them the module's: reading them was
+    most of the walk's cost for a typical module)."""
+    module = types.ModuleType("walked")
+    exec("import builtins\n__builtins__ = builtins.__dict__\n"
+         "class C:\n    def m(self): return 1\n\ndef f(): return 2\n", module.__dict__)
+    read: list[Any] = []
+    children = _packages._children
+
+    def counted(obj: Any, t: type, name: str) -> list[Any]:
+        read.append(obj)
+        return children(obj, t, name)
+
+    monkeypatch.setattr(_packages, "_children", counted)
+    found = _packages.module_functions(module)
+    assert {f.__name__ for f in found} == {"m", "f"}
+    assert len(read) <= 4, read

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import dis
-import types
-
 import email.generator
 import email.utils
 import json.decoder
+import types
 
 from staticcall._stage import jump_targets
 

@@ -128,8 +128,10 @@ def module_functions(module: types.ModuleType) -> list[types.FunctionType]:
     out: list[types.FunctionType] = []
     seen: set[int] = set()
     holders = _HOLDERS
-    stack: list[tuple[Any, int]] = [(v, 0) for v in list(g.values())
-                                    if type(v) in holders or isinstance(v, type)]
+    # (not __builtins__: a dict of a hundred classes, none of them the module's)
+    stack: list[tuple[Any, int]] = [(v, 0) for n, v in list(g.items())
+                                    if (type(v) in holders or isinstance(v, type))
+                                    and n != "__builtins__"]
     budget = WALK_BUDGET
     while stack and budget:
         obj, depth = stack.pop()

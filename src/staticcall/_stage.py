@@ -136,7 +136,7 @@ def calls(code: types.CodeType, names: AbstractSet[str]) -> bool:
 def jump_targets(code: types.CodeType) -> set[int]:
     """The byte offsets that a jump or an exception handler of ``code`` goes to (a
     fifth of the cost of ``dis.get_instructions``, which counts no handler)."""
-    out = set(dis.findlabels(code.co_code))
+    out = set(dis.findlabels(code.co_code))  # type: ignore[arg-type]  # raw bytes, as documented
     table = iter(code.co_exceptiontable)
     for first in table:  # entries of four varints: start, length, target, depth
         _varint(first, table)

@@ -173,6 +173,7 @@ class Scan:
             elif site_value(v):
                 self.values[n] = v
         self._attrs: dict[tuple[int, str], Any] = {}  # (id(module), name) -> what it is
+        self._known: dict[int, tuple[types.CodeType, bool]] = {}  # id(code) -> candidate?
         #: every name that may start a site, for the first, cheapest test
         self.names = frozenset(self.values) | frozenset(self.modules)
 
@@ -187,6 +188,14 @@ class Scan:
         names = code.co_names
         if self.names.isdisjoint(names):
             return False
+        # asked again when the tree is staged or rewritten: the answer is kept (with the
+        # code, so that its id stays its own)
+        known = self._known.get(id(code))
+        if known is None or known[0] is not code:
+            known = self._known[id(code)] = (code, self._may_hold(code, names))
+        return known[1]
+
+    def _may_hold(self, code: types.CodeType, names: tuple[str, ...]) -> bool:
         if not self.values.keys().isdisjoint(names) and calls(code, self.values.keys()):
             return True
         if self.modules.keys().isdisjoint(names):

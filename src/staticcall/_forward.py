@@ -17,6 +17,7 @@ accelerator (an ``ImportError`` if it is not built); unset, it is used when pres
 from __future__ import annotations
 
 import importlib
+import types
 
 from . import _env
 from ._typing import TYPE_CHECKING, F, Generic
@@ -78,9 +79,6 @@ else:
             return self
 
 
-_FunctionType = type(lambda: None)
-
-
 def _held(target: Callable[..., Any]) -> Callable[..., Any]:
     """What a ``partial`` forwarder calls for ``target``. A partial's call does not hold
     what it calls, so an update made while the call runs (by the target itself, or by
@@ -88,18 +86,15 @@ def _held(target: Callable[..., Any]) -> Callable[..., Any]:
     it; a Python function, or a method of one, is held by its own frame, anything else
     (``lru_cache``, a ``partial``, a C callable) is called through a Python function
     that holds it. (The accelerator's call holds its target.)"""
-    if type(target) is _FunctionType or (
-            type(target) is _MethodType
-            and type(getattr(target, "__func__", None)) is _FunctionType):
+    if type(target) is types.FunctionType or (
+            type(target) is types.MethodType
+            and type(target.__func__) is types.FunctionType):
         return target
 
     def held(*args: Any, **kwargs: Any) -> Any:
         return target(*args, **kwargs)
 
     return held
-
-
-_MethodType = type(_held.__get__(0))
 
 
 def new(cls: type[Any], target: Callable[..., Any]) -> Any:

@@ -14,12 +14,16 @@ import pytest
 import rewrite_helpers as rw
 import staticcall as sc
 from staticcall import (
+    DEFINE_STATIC_KEY_FALSE,
     StaticCallError,
     StaticCallNullError,
     StaticCallPermissionError,
     declare_static_call,
     define_static_call,
     export_static_call,
+    static_branch_disable,
+    static_branch_enable,
+    static_branch_unlikely,
     static_call,
     static_call_cond,
     static_call_override,
@@ -351,6 +355,62 @@ def test_wraps_chain_ending_in_builtin_is_left_alone() -> None:
     assert wrapper([1, 2]) == 2
     with pytest.raises(TypeError, match="builtin_function_or_method"):
         static_calls(len)  # holds no Python code at all
+
+
+def _branchy_wrapper(fn: Any) -> Any:
+    """A wrapper whose own code has a site: a branch of ``SWITCH``."""
+    @functools.wraps(fn)
+    def wrapper(*args: Any) -> Any:
+        if static_branch_unlikely(SWITCH):
+            return ("on", fn(*args))
+        return ("off", fn(*args))
+    return wrapper
+
+
+def _through_holder(fn: Any) -> Any:
+    holder = {"fn": fn}
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any) -> Any:
+        return holder["fn"](*args)
+    return wrapper
+
+
+SWITCH = DEFINE_STATIC_KEY_FALSE("function_kinds_switch")
+
+
+@pytest.mark.parametrize("wrap", [logged, _through_holder, _branchy_wrapper],
+                         ids=["closure", "reached-another-way", "wrapper-with-a-site"])
+def test_a_wrapper_reaches_rewritten_code_only_once_it_is_laid_out(
+        wrap: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Decorating a wrapper (``functools.wraps``) gives the wrapped function, and a
+    wrapper further in, their rewritten code only after its sites are laid out for
+    their keys: a call made in between (as from another thread) runs code that takes
+    the enabled branch."""
+    from staticcall import _decorator
+
+    def inner(x: int) -> Any:
+        if static_branch_unlikely(SWITCH):
+            return "on"
+        return "off"
+
+    obj = logged(wrap(inner))
+    seen: list[Any] = []
+    real = _decorator.register
+
+    def register(func: Any, records: Any) -> None:
+        seen.append(obj(1))  # as if from another thread, just before the lay-out
+        real(func, records)
+
+    monkeypatch.setattr(_decorator, "register", register)
+    static_branch_enable(SWITCH)
+    try:
+        out = static_calls(obj)
+        expected = out(1)
+        assert "off" not in repr(expected), expected
+        assert seen and all(s == expected for s in seen), (seen, expected)
+    finally:
+        static_branch_disable(SWITCH)
 
 
 # --------------------------------------------------------------------------------------

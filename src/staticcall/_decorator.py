@@ -429,8 +429,11 @@ def _wrapper(obj: Any, ctx: _Ctx, owner: str | None) -> tuple[Any, bool]:
         return new, True
     if inner not in REWRITTEN:
         new_inner, records = _rewrite_function(inner, ctx.mode, ctx.strict)
-        runs = _splice(chain, inner, new_inner) if new_inner is not inner else inner
-        register(runs, records)
+        if new_inner is inner:
+            register(inner, records)
+            runs = inner
+        else:
+            runs = _splice(chain, inner, new_inner, records)
         REWRITTEN.add(runs)
     # the wrappers' own code may hold sites too: the outermost is replaced, as a plain
     # function is; one further in is reached only through the closure of the one outside
@@ -440,13 +443,14 @@ def _wrapper(obj: Any, ctx: _Ctx, owner: str | None) -> tuple[Any, bool]:
         if not isinstance(wrapper, types.FunctionType) or wrapper in REWRITTEN:
             continue
         new, records = _rewrite_function(wrapper, ctx.mode, ctx.strict)
-        if new is not wrapper:
+        if new is not wrapper and depth > 0:
+            register(wrapper, records)  # laid out before the wrapper outside runs it
+            wrapper.__code__ = new.__code__
+            new = wrapper
+        else:
+            register(new, records)
             if depth == 0:
                 result = new
-            else:
-                wrapper.__code__ = new.__code__
-                new = wrapper
-        register(new, records)
         REWRITTEN.add(new)
     try:
         REWRITTEN.add(result)
@@ -481,31 +485,36 @@ def _list_only(func: types.FunctionType, ctx: _Ctx, why: str) -> None:
     register(func, _records(work, ctx.strict))
 
 
-def _splice(chain: list[Any], old: types.FunctionType,
-            new: types.FunctionType) -> types.FunctionType:
-    """Make the wrappers of ``chain`` call ``new`` instead of ``old``; returns the
-    function that now runs the rewritten code."""
-    replaced = False
+def _splice(chain: list[Any], old: types.FunctionType, new: types.FunctionType,
+            records: list[SiteRecord]) -> types.FunctionType:
+    """Make the wrappers of ``chain`` call ``new`` instead of ``old``, once ``new``'s
+    sites (``records``) are registered, so laid out: a call through the wrappers meanwhile
+    (another thread's) runs the old code. Returns the function that now runs the new
+    code."""
+    cells = []
+    for wrapper in chain[:-1]:
+        closure = wrapper.__closure__ if isinstance(wrapper, types.FunctionType) else None
+        for cell in closure or ():
+            try:
+                if cell.cell_contents is old:
+                    cells.append(cell)
+            except ValueError:
+                continue
+    # Without a cell, the wrapper reaches the function some other way: the original gets
+    # the new code (correct, though calls to it may specialise less on 3.13+).
+    runs = new if cells else old
+    register(runs, records)
     for wrapper in chain[:-1]:
         if _static(wrapper, "__wrapped__") is old:
             try:
                 wrapper.__wrapped__ = new
             except (AttributeError, TypeError):
                 pass
-        closure = wrapper.__closure__ if isinstance(wrapper, types.FunctionType) else None
-        for cell in closure or ():
-            try:
-                if cell.cell_contents is old:
-                    cell.cell_contents = new
-                    replaced = True
-            except ValueError:
-                continue
-    if not replaced:
-        # The wrapper reaches the function some other way: give the original the new code
-        # (correct, though calls to it may specialise less on 3.13+).
+    for cell in cells:
+        cell.cell_contents = new
+    if not cells:
         old.__code__ = new.__code__
-        return old
-    return new
+    return runs
 
 
 @overload

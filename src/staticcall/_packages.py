@@ -206,7 +206,10 @@ class Scan:
     def _reaches(self, module: types.ModuleType, names: set[str], depth: int) -> bool:
         """Whether an attribute chain over ``names`` from ``module`` reaches a site value
         (only the names the code uses are looked up, in the module's ``__dict__``)."""
-        for name in names:
+        space = getattr(module, "__dict__", None)
+        if not isinstance(space, dict):
+            return False
+        for name in names & space.keys():  # those it has: a set operation, in C
             what = self._attribute(module, name)
             if what is True:
                 return True

@@ -52,6 +52,10 @@ def plain(x):
     return x + 1
 
 
+def names_a_key():
+    return DOUBLE
+
+
 @route("a")
 def handler(x):
     static_call_cond(TRACE)(x)

@@ -303,6 +303,20 @@ def test_a_module_imported_already_is_processed_at_once(pkg: str) -> None:
 
 
 @needs_rewriting
+def test_code_that_names_a_key_without_calling_it_keeps_its_code(pkg: str) -> None:
+    """Import tests a code object's names only; its first call finds no site in its
+    bytes and leaves it as it was, out of the table and waiting no more."""
+    staticcall.install(pkg)
+    app = app_of(pkg)
+    code = app.names_a_key.__code__
+    assert app.names_a_key() is app.keys.DOUBLE
+    assert app.names_a_key.__code__ is code
+    assert not _packages.waiting(app.names_a_key)
+    assert "names_a_key" not in {s.function for s in sites_in(app)}
+    assert app.names_a_key.__code__ is code
+
+
+@needs_rewriting
 def test_a_first_call_while_the_package_imports_waits(pkg: str) -> None:
     """Importing stays cheap: a call made as another module of the package imports does
     not rewrite the function; the first call after the imports does."""

@@ -60,11 +60,13 @@ def site_value(value: Any) -> bool:
     t = type(value)
     if t in _SITE_TYPES:
         return True
-    if t is _METHOD:
-        return any(value == form for form in _FORMS)
+    if t is _METHOD:  # a builtin method where the accelerator is built: before _PLAIN
+        return bool(value == _FORMS[0] or value == _FORMS[1])
+    if t in _PLAIN:
+        return False
     if t is types.FunctionType:
-        return any(value is b for b in _BRANCHES)
-    return t not in _PLAIN and isinstance(value, (StaticCall, Handle, Tracepoint))
+        return value is _BRANCHES[0] or value is _BRANCHES[1]
+    return isinstance(value, (StaticCall, Handle, Tracepoint))
 
 
 #: common types that are never site values (the test above is on every global)
@@ -165,13 +167,10 @@ class Scan:
         self.globals = globals_
         #: names bound to something a site can name (each call of one may be a site),
         #: and names bound to modules (``mod.K``)
-        self.values: dict[str, Any] = {}
-        self.modules: dict[str, types.ModuleType] = {}
-        for n, v in list(globals_.items()):
-            if isinstance(v, types.ModuleType):
-                self.modules[n] = v
-            elif site_value(v):
-                self.values[n] = v
+        items = list(globals_.items())
+        self.values: dict[str, Any] = {n: v for n, v in items if site_value(v)}
+        self.modules: dict[str, types.ModuleType] = {
+            n: v for n, v in items if isinstance(v, types.ModuleType)}
         self._attrs: dict[tuple[int, str], Any] = {}  # (id(module), name) -> what it is
         self._known: dict[int, tuple[types.CodeType, bool]] = {}  # id(code) -> candidate?
         #: every name that may start a site, for the first, cheapest test
@@ -180,6 +179,11 @@ class Scan:
     @property
     def empty(self) -> bool:
         return not self.names
+
+    def names_one(self, code: types.CodeType) -> bool:
+        """Whether ``code`` names anything a site may start with (the first test of
+        :meth:`candidate`, with no scan of the bytes)."""
+        return not self.names.isdisjoint(code.co_names)
 
     def candidate(self, code: types.CodeType) -> bool:
         """Whether ``code`` may hold a site: it calls a global name bound to a site value
@@ -210,10 +214,11 @@ class Scan:
         if not isinstance(space, dict):
             return False
         for name in names & space.keys():  # those it has: a set operation, in C
-            what = self._attribute(module, name)
-            if what is True:
+            value = space.get(name)
+            if site_value(value):
                 return True
-            if what is not None and depth < 2 and self._reaches(what, names, depth + 1):
+            if depth < 2 and isinstance(value, types.ModuleType) \
+                    and self._reaches(value, names, depth + 1):
                 return True
         return False
 
@@ -400,6 +405,8 @@ class Unit:
 
     def _rewrite(self) -> None:
         assert self.snapshot is not None and self.scan is not None
+        if not any(self.scan.candidate(c) for c in self.tree):
+            return  # armed for its names: its bytes hold no site
         if self.finder is not None:
             for func in self.finder.functions():
                 if id(func.__code__) in self.nodes:
@@ -526,8 +533,9 @@ def _arm_compiled(module: types.ModuleType, code: types.CodeType, scan: Scan) ->
     """Arm a unit for each function code of ``code`` (the module's own, just run) that
     may hold sites; the functions themselves are found at the first call. ``None``: no
     first call can be caught here."""
+    # only the cheap test here (names): the scan of the bytes waits for the first call
     trees = [t for t in (_tree(c) for c in _function_codes(code))
-             if any(scan.candidate(n) for n in t)]
+             if any(scan.names_one(n) for n in t)]
     if trees:
         snapshot, finder = dict(scan.globals), _Finder(module)
         for n, tree in enumerate(trees):

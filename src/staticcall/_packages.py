@@ -207,6 +207,13 @@ class Scan:
         wanted = set(names)
         return any(self._reaches(self.modules[n], wanted, 0) for n in wanted & self.modules.keys())
 
+    def chain_roots(self, code: types.CodeType) -> set[str]:
+        """The module globals ``code`` names from which an attribute chain over its names
+        reaches a site value (``mod.K``): the only ones staging looks for chains at."""
+        names = set(code.co_names)
+        return {n for n in names & self.modules.keys()
+                if self._reaches(self.modules[n], names, 0)}
+
     def _reaches(self, module: types.ModuleType, names: set[str], depth: int) -> bool:
         """Whether an attribute chain over ``names`` from ``module`` reaches a site value
         (only the names the code uses are looked up, in the module's ``__dict__``)."""
@@ -360,7 +367,7 @@ class Unit:
             new = code.replace(co_consts=consts)
         if scan.candidate(code):
             staged = stage(new, scan.values, functools.partial(_stub, self),
-                           scan.modules.keys(), scan.resolve)
+                           scan.chain_roots(code), scan.resolve)
             if staged is not None:
                 new, node.stubs = staged
         if new is not code:

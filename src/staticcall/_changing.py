@@ -17,18 +17,18 @@ if TYPE_CHECKING:
     from typing import Any, Iterable
 
 #: ids of the objects being changed now; only the thread holding UPDATE_LOCK touches it
-_CHANGING: set[int] = set()
+CHANGING: set[int] = set()
 
 
 def changing(obj: Any = None) -> bool:
     """Whether ``obj`` (``None``: any object) is in the middle of a change; true only in
     the thread holding ``UPDATE_LOCK``."""
-    return bool(_CHANGING) if obj is None else id(obj) in _CHANGING
+    return bool(CHANGING) if obj is None else id(obj) in CHANGING
 
 
 def refuse_if_changing(obj: Any) -> None:
     """Raise ``StaticCallError`` if ``obj`` is in the middle of a change."""
-    if id(obj) in _CHANGING:
+    if id(obj) in CHANGING:
         what = f"{getattr(type(obj), '_kind', 'static call')} {obj.name!r}"
         raise StaticCallError(
             f"{what}: changed again while its previous change was still being made (by "
@@ -37,20 +37,22 @@ def refuse_if_changing(obj: Any) -> None:
             f"changed: make the second change once the first has returned")
 
 
-class Changing:
-    """``with Changing(objs):`` (under ``UPDATE_LOCK``) marks ``objs`` as being changed,
-    after refusing any that already is."""
+def changing_ids(objs: Iterable[Any]) -> set[int]:
+    """The ids to mark ``objs`` as being changed with, after refusing any that already
+    is. The caller marks and unmarks them itself, in one ``try``/``finally``::
 
-    __slots__ = ("ids",)
+        ids = changing_ids(objs)
+        try:
+            CHANGING.update(ids)
+            ...
+        finally:
+            CHANGING.difference_update(ids)
 
-    def __init__(self, objs: Iterable[Any]) -> None:
-        objs = list(objs)
-        for obj in objs:
-            refuse_if_changing(obj)
-        self.ids = {id(obj) for obj in objs}
-
-    def __enter__(self) -> None:
-        _CHANGING.update(self.ids)
-
-    def __exit__(self, *exc_info: object) -> None:
-        _CHANGING.difference_update(self.ids)
+    (not a context manager: a pending signal handler runs as a Python ``__exit__``
+    starts, and one raising ``KeyboardInterrupt`` there would leave the objects marked
+    for good; a call of a set's method from ``finally`` cannot be interrupted before it
+    is done)."""
+    objs = list(objs)
+    for obj in objs:
+        refuse_if_changing(obj)
+    return {id(obj) for obj in objs}

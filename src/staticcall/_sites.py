@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable
 
 from . import _patch
-from ._changing import Changing, changing
+from ._changing import CHANGING, changing, changing_ids
 from ._keys import UPDATE_LOCK, make_null_raiser, static_call_return0
 
 if TYPE_CHECKING:
@@ -233,18 +233,24 @@ def register(func: Any, records: list[SiteRecord]) -> None:
         owner = rec.code if rec.code is not None else func
         owners.setdefault(id(owner), (owner, []))[1].append(rec)
     keys = {id(rec.key): rec.key for rec in records if sites_of(rec.key) is not None}
-    with UPDATE_LOCK, Changing(keys.values()):
-        patcher = Patcher()
-        for rec in records:
-            if rec.code is not None and not rec.pending:
-                patcher.lay_out(rec)
-        for owner, owned in owners.values():
-            BY_FUNCTION[_OwnerRef(owner, _forget)] = owned
-        for rec in records:
-            # an unresolved declaration has no key to hold its sites: the table lists them
-            sites = sites_of(rec.key)
-            if sites is not None:
-                sites[id(rec)] = rec
+    with UPDATE_LOCK:
+        ids = changing_ids(keys.values())
+        try:
+            CHANGING.update(ids)
+            patcher = Patcher()
+            for rec in records:
+                if rec.code is not None and not rec.pending:
+                    patcher.lay_out(rec)
+            for owner, owned in owners.values():
+                BY_FUNCTION[_OwnerRef(owner, _forget)] = owned
+            for rec in records:
+                # an unresolved declaration has no key to hold its sites: the table
+                # lists them
+                sites = sites_of(rec.key)
+                if sites is not None:
+                    sites[id(rec)] = rec
+        finally:
+            CHANGING.difference_update(ids)
 
 
 def bind(rec: SiteRecord, key: Any) -> None:
@@ -336,8 +342,10 @@ class Patcher:
             old = holder.target
             if old is not value:
                 self.keep.append(old)
-                holder.target = value
+                # undo entries go in first: an exception raised in between (a signal
+                # handler's) is rolled back too
                 self.holder_undo.append((holder, old))
+                holder.target = value
             return False
         consts = rec.consts
         assert consts is not None
@@ -346,8 +354,8 @@ class Patcher:
             return False
         self.keep.append(old)
         cell, hashed = rec.cells[index], rec.cells[-1]
-        _patch.set_const(consts, index, value, cell, hashed)
         self.const_undo.append((consts, index, old, cell, hashed))
+        _patch.set_const(consts, index, value, cell, hashed)
         return True
 
     def retarget(self, rec: SiteRecord, target: Any) -> None:
@@ -378,8 +386,8 @@ class Patcher:
                 operand = when_on if on else when_off
                 old = cell.value
                 if old != operand:
-                    _patch.write_operand(cell, operand)
                     self.operand_undo.append((rec, cell, old))
+                    _patch.write_operand(cell, operand)
                     stale = True
             rec.on = on
         if stale and (not self.stale or self.stale[-1] is not code):

@@ -15,7 +15,9 @@ For the rewriter:
 - ``on_state_change(key, enabled)`` is called under ``UPDATE_LOCK`` with the state the
   key is about to take, only when it differs from the current one. If it raises, it must
   have left every site as it was; the key then keeps its state and count, and the error
-  reaches the caller (as ``StaticCallError``).
+  reaches the caller (as ``StaticCallError``). An exception raised from outside the hook
+  (a signal handler's ``KeyboardInterrupt``), which may come after every site was
+  patched, is followed by ``on_state_change(key, not enabled)`` to put them back.
 - a site recorded later must be recorded under ``UPDATE_LOCK`` and laid out for the
   state read then (``static_key_enabled(key)``), so that no change falls in between.
 """
@@ -25,7 +27,7 @@ from __future__ import annotations
 import _thread
 import os
 
-from ._changing import Changing, refuse_if_changing
+from ._changing import CHANGING, changing_ids, refuse_if_changing
 from ._errors import StaticCallError, StaticCallWarning
 from ._keys import UPDATE_LOCK
 from ._naming import Named, defining_module
@@ -143,17 +145,23 @@ class StaticKey(Named):
 # The one function that changes a key's state.
 # --------------------------------------------------------------------------------------
 
-def set_state(key: StaticKey, enabled: bool) -> None:
-    """Give ``key`` the state ``enabled``: patch its branch sites (the hook), then
-    publish the state to the runtime path. Nothing happens when the state is already
-    that. On failure nothing changes and ``StaticCallError`` is raised."""
+def set_state(key: StaticKey, enabled: bool, count: int | None = None,
+              drop_pending: bool = False) -> None:
+    """Give ``key`` the state ``enabled`` (and the reference count ``count``, if given;
+    with ``drop_pending``, no pending deferred decrement): patch its branch sites (the
+    hook), then publish the state to the runtime path. The sites are left alone when the
+    state is already that. On failure nothing changes and ``StaticCallError`` is
+    raised."""
     with UPDATE_LOCK:
         refuse_if_changing(key)  # before its state is read: the change under way decides
         enabled = bool(enabled)
         if _STATE[key] is enabled:
+            _publish(key, enabled, count, drop_pending)
             return
         hook = on_state_change
-        with Changing([key]):
+        ids = changing_ids([key])
+        try:
+            CHANGING.update(ids)
             if hook is not None:
                 try:
                     hook(key, enabled)
@@ -163,13 +171,35 @@ def set_state(key: StaticKey, enabled: bool) -> None:
                     raise StaticCallError(f"static key {key.name!r}: its branch sites could "
                                           f"not be {'enabled' if enabled else 'disabled'}: "
                                           f"{exc}") from exc
-            _STATE[key] = enabled
+                except BaseException:
+                    # raised from outside the hook (a signal handler's KeyboardInterrupt),
+                    # before or after it patched every site: put them all back
+                    hook(key, not enabled)
+                    raise
+            _publish(key, enabled, count, drop_pending)
+        finally:
+            CHANGING.difference_update(ids)
 
 
-def _set_count(key: StaticKey, count: int) -> None:
+def _publish(key: StaticKey, enabled: bool, count: int | None, drop_pending: bool) -> None:
+    """Store the state and what goes with it: stores only, with no point between them
+    where a signal handler runs (a timer no longer named is harmless: see
+    ``_deferred_expired``; it is cancelled after)."""
+    d = key.__dict__
+    timer = d["_sk_timer"] if drop_pending else None
+    if drop_pending:
+        d["_sk_timer"] = None
+        d["_sk_pending"] = 0
+    if count is not None:
+        d["_sk_count"] = count
+    _STATE[key] = enabled
+    if timer is not None:
+        timer.cancel()
+
+
+def _set_count(key: StaticKey, count: int, drop_pending: bool = False) -> None:
     """Set the reference count and the state it implies, all or nothing (under the lock)."""
-    set_state(key, count > 0)
-    key.__dict__["_sk_count"] = count
+    set_state(key, count > 0, count, drop_pending)
 
 
 def _as_static_key(obj: Any, action: str) -> StaticKey:
@@ -249,16 +279,14 @@ def static_branch_enable(key: StaticKey) -> None:
     k = _as_static_key(key, "static_branch_enable")
     with UPDATE_LOCK:
         count = k._sk_count - k._sk_pending
-        _set_count(k, max(count, 1))
-        _cancel_pending(k)
+        _set_count(k, max(count, 1), drop_pending=True)
 
 
 def static_branch_disable(key: StaticKey) -> None:
     """Disable the key (count 0). A pending deferred decrement is dropped."""
     k = _as_static_key(key, "static_branch_disable")
     with UPDATE_LOCK:
-        _set_count(k, 0)
-        _cancel_pending(k)
+        _set_count(k, 0, drop_pending=True)
 
 
 def static_branch_inc(key: StaticKey) -> None:

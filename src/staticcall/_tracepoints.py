@@ -35,7 +35,7 @@ import builtins
 import types
 
 from . import _forward
-from ._changing import Changing
+from ._changing import CHANGING, changing_ids
 from ._errors import StaticCallError, StaticCallSignatureError
 from ._keys import UPDATE_LOCK, find_cycle
 from ._naming import Named, defining_module
@@ -329,11 +329,38 @@ def _check_probe(tp: Tracepoint[Any], probe: Any) -> None:
 def _set_probes(tp: Tracepoint[Any], probes: tuple[Any, ...]) -> None:
     """Give ``tp`` the probe list ``probes``: patch its sites (hooks), then publish the
     list and the runtime path. All or nothing; call it with ``UPDATE_LOCK`` held."""
-    with Changing([tp]):
+    ids = changing_ids([tp])
+    try:
+        CHANGING.update(ids)
         _change_probes(tp, probes)
+    finally:
+        CHANGING.difference_update(ids)
 
 
 def _change_probes(tp: Tracepoint[Any], probes: tuple[Any, ...]) -> None:
+    before = tp._tp_probes, tp._tp_target
+    try:
+        _change_probes_in_order(tp, probes)
+    except Exception:
+        raise  # each step undid its own part
+    except BaseException:
+        # raised from outside (a signal handler's KeyboardInterrupt) at any point of the
+        # steps: set everything as it was (each step sets a state, none toggles one)
+        _put_back(tp, *before)
+        raise
+
+
+def _put_back(tp: Tracepoint[Any], probes: tuple[Any, ...], target: Any) -> None:
+    if on_target_change is not None:
+        on_target_change(tp, None, target)
+    set_state(tp._tp_key, target is not None)
+    d = tp.__dict__
+    d["_tp_probes"] = probes
+    d["_tp_target"] = target
+    _forward.set_target(tp, _generate(tp, probes) if probes else tp._tp_idle)
+
+
+def _change_probes_in_order(tp: Tracepoint[Any], probes: tuple[Any, ...]) -> None:
     old = tp._tp_target
     if not probes:
         new: Any = None

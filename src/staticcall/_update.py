@@ -7,7 +7,7 @@ from _collections_abc import Mapping as _Mapping  # collections.abc's, already l
 from types import SimpleNamespace
 
 from . import _static_keys, _tracepoints
-from ._changing import Changing, refuse_if_changing
+from ._changing import CHANGING, changing_ids, refuse_if_changing
 from ._errors import StaticCallError, StaticCallSignatureError
 from ._keys import (
     UNSET,
@@ -65,14 +65,22 @@ def _check_target(key: StaticCall[Any], func: Any,
 
 
 def _patch_all(records: list[Any], step: Callable[[Patcher, Any], None],
-               then: Callable[[Patcher], None] | None = None) -> None:
-    """Apply ``step`` to every record, all or nothing; then ``then`` (which must not
-    fail), and drop stale traces. What the writes replaced is released when this
-    returns (the patcher keeps it until then): a frame still using a replaced target
-    holds its own reference."""
+               then: Callable[[Patcher], None] | None = None,
+               undo: Callable[[], None] | None = None) -> None:
+    """Apply ``step`` to every record, then ``then``, all or nothing: if either raises
+    (``then`` only for an exception raised from outside it, such as a
+    ``KeyboardInterrupt`` from a signal handler), ``undo`` restores what ``then`` changes
+    and the writes are rolled back. Stale traces are dropped either way. What the writes
+    replaced is released when this returns (the patcher keeps it until then): a frame
+    still using a replaced target holds its own reference."""
     if not records:  # nothing to patch: the rewriter's modules need not be loaded
         if then is not None:
-            then(SimpleNamespace(keep=[]))  # type: ignore[arg-type]
+            try:
+                then(SimpleNamespace(keep=[]))  # type: ignore[arg-type]
+            except BaseException:
+                if undo is not None:
+                    undo()
+                raise
         return
     from . import _patch
     from ._sites import Patcher
@@ -81,18 +89,23 @@ def _patch_all(records: list[Any], step: Callable[[Patcher, Any], None],
     try:
         for rec in records:
             step(patcher, rec)
+        if then is not None:
+            then(patcher)
     except BaseException:
-        patcher.rollback()
-        _patch.invalidate_traces(patcher.stale)
+        try:
+            if then is not None and undo is not None:
+                undo()
+        finally:
+            patcher.rollback()
         raise
-    if then is not None:
-        then(patcher)
-    _patch.invalidate_traces(patcher.stale)
+    finally:
+        _patch.invalidate_traces(patcher.stale)
 
 
 def _apply(changes: list[tuple[StaticCall[Any], Any]], sigs: dict[int, Any] | None = None) -> None:
     """Retarget every site of every key, then the keys; all or nothing."""
     targets = {id(key): target for key, target in changes}
+    previous = [(key, key._sc_target) for key, _ in changes]
 
     def retarget(patcher: Patcher, rec: Any) -> None:
         try:
@@ -109,9 +122,17 @@ def _apply(changes: list[tuple[StaticCall[Any], Any]], sigs: dict[int, Any] | No
         for key, target in changes:
             patcher.keep.append(key._sc_set_runtime(target, (sigs or {}).get(id(key), UNSET)))
 
-    with Changing(key for key, _ in changes):
+    def unset_runtime() -> None:  # the runtime path as it was, whatever set_runtime did
+        for key, target in previous:
+            key._sc_set_runtime(target)
+
+    ids = changing_ids(key for key, _ in changes)
+    try:
+        CHANGING.update(ids)
         _patch_all([rec for key, _ in changes for rec in list(key._sc_sites.values())],
-                   retarget, set_runtime)
+                   retarget, set_runtime, unset_runtime)
+    finally:
+        CHANGING.difference_update(ids)
 
 
 def _state_changed(key: StaticKey, enabled: bool) -> None:

@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import contextlib
 import dis
+import gc
+import importlib
+import itertools
 import os
 import sys
 from typing import Any, Callable, Iterator
@@ -14,7 +17,8 @@ import pytest
 
 import staticcall
 from live_helpers import HOT, build
-from staticcall import static_call_query, static_call_update, static_call_update_many
+from package_helpers import forget
+from staticcall import _trigger, static_call_query, static_call_update, static_call_update_many
 from test_rollback import SHAPES, Setup
 
 PACKAGE = os.path.dirname(staticcall.__file__)
@@ -281,3 +285,108 @@ def test_a_probe_change_interrupted_anywhere_is_done_or_undone(count: int) -> No
                     if count else staticcall.register_probe(tp, probes[0]), observe,
                     lambda: staticcall.register_probe(tp, probes[count - 1])
                     if count else staticcall.unregister_probe(tp, probes[0]))
+
+
+DECORATED = """
+def f(x):
+    return static_call(K)(x) + K(x)
+"""
+
+
+def test_decorating_interrupted_anywhere_leaves_the_table_whole() -> None:
+    """An interrupted ``@static_calls`` returns nothing: what it registered goes with the
+    code no function runs, and decorating again works."""
+    def double(x: Any) -> Any:
+        return 2 * x
+
+    key = staticcall.define_static_call(double, name="intr_deco")
+    ns = build(DECORATED, K=key)
+    made: list[Any] = []
+
+    def observe() -> Any:
+        sites = staticcall.static_call_sites(key)
+        if len(sites) not in (0, 2):  # code no function runs, not freed yet (a cycle)
+            gc.collect()
+            sites = staticcall.static_call_sites(key)
+        out = [made[-1](1)] if made else []
+        return out, sorted((s.lineno, s.state) for s in sites)
+
+    def undo() -> None:  # the decorated function goes, and with it its sites
+        made.clear()
+        gc.collect()
+
+    points = every_interrupt(lambda: made.append(staticcall.static_calls(ns["f"])), observe,
+                             undo)
+    assert points > 100
+
+
+_SERIAL = itertools.count()
+
+PACKAGE_KEYS = """
+from staticcall import define_static_call
+
+def _double(x):
+    return 2 * x
+
+DOUBLE = define_static_call(_double, name="intr_double")
+"""
+PACKAGE_APP = """
+from .keys import DOUBLE
+
+def handler(x):
+    return DOUBLE(x) + 1
+"""
+
+
+@pytest.mark.parametrize("way", ["event", "stubs"])
+def test_a_first_call_interrupted_anywhere_still_rewrites(way: str, tmp_path: Any,
+                                                          monkeypatch: Any) -> None:
+    """The first call of a processed function, interrupted at any point of its rewrite:
+    the function still computes what it should, and a later call rewrites it (it does
+    not stay on the slow path for good)."""
+    if way == "stubs":
+        monkeypatch.setattr(_trigger, "arm", lambda codes, then: False)
+    elif _trigger.possible():
+        pytest.skip("the first call's rewrite runs in a sys.monitoring callback, where no "
+                    "event (and so no interruption here) reaches it")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    def fresh() -> Any:
+        name = f"sc_intr_{os.getpid()}_{next(_SERIAL)}"
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "__init__.py").write_text("")
+        (tmp_path / name / "keys.py").write_text(PACKAGE_KEYS)
+        (tmp_path / name / "app.py").write_text(PACKAGE_APP)
+        staticcall.install(name)
+        return importlib.import_module(f"{name}.app")
+
+    try:
+        n = 0
+        while True:
+            n += 1
+            app = fresh()
+            where = None
+            with interrupt_at(n) as count:
+                try:
+                    result = app.handler(3)
+                except KeyboardInterrupt as exc:
+                    where = _where(exc)
+            if where is None and count.count < n:
+                assert n > 5
+                break
+            assert where is not None or result == 7
+            for _ in range(3):
+                assert app.handler(3) == 7, (n, where)
+            sites = [s for s in staticcall.static_call_sites() if s.filename == app.__file__]
+            assert [s.state for s in sites] == ["call"], (n, where, sites)
+            key = app.DOUBLE
+            old = static_call_update(key, lambda x: 100)
+            try:
+                assert app.handler(3) == 101, (n, where)
+            finally:
+                static_call_update(key, old)
+            package = app.__name__.rpartition(".")[0]
+            staticcall.uninstall(package)
+            forget(package)
+            del app, key, old, sites
+    finally:
+        staticcall.uninstall()

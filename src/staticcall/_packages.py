@@ -401,13 +401,20 @@ class Unit:
                 warnings.warn(f"staticcall: {_where(self.root)} could not be rewritten "
                               f"({type(exc).__name__}: {exc}); its calls take the runtime "
                               f"path", StaticCallWarning, stacklevel=3)
+            except BaseException:
+                # raised from outside (a signal handler's KeyboardInterrupt): the unit
+                # waits on, and its next call tries again (what was done holds: functions
+                # given new code keep it, with its sites registered)
+                self.state = PENDING
+                raise
             finally:
-                _trigger.disarm(self.tree)
-                self._retire()
-                # what the unit held for the rewrite (and the staged code, which the
-                # retired stubs, holding the unit, would otherwise keep alive)
-                self.snapshot = self.scan = self.finder = self._nodes = None
-                WAITING.discard(self)
+                if self.state != PENDING:
+                    _trigger.disarm(self.tree)
+                    self._retire()
+                    # what the unit held for the rewrite (and the staged code, which the
+                    # retired stubs, holding the unit, would otherwise keep alive)
+                    self.snapshot = self.scan = self.finder = self._nodes = None
+                    WAITING.discard(self)
         return True
 
     def _rewrite(self) -> None:

@@ -8,6 +8,7 @@ import email.utils
 import json.decoder
 import types
 
+from staticcall import _stage
 from staticcall._stage import jump_targets
 
 
@@ -46,3 +47,12 @@ def test_exception_handlers_are_targets() -> None:
                 if i.opname == "PUSH_EXC_INFO"]
     assert len(handlers) >= 2
     assert set(handlers) <= jump_targets(handled.__code__)
+
+
+def test_the_fast_reading_of_jumps_is_used_and_agrees_with_dis() -> None:
+    """Jump targets are read from the opcode bytes at once, not by ``dis``: checked
+    against ``dis`` once per interpreter (a mismatch falls back to ``dis``, slowly)."""
+    jump_targets(_codes(json.decoder)[0])
+    assert _stage._fast is True
+    for code in _codes(email.generator, email.utils, json.decoder):
+        assert set(dis.findlabels(code.co_code)) <= _stage._fast_labels(code.co_code), code

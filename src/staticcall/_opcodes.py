@@ -78,6 +78,9 @@ TUPLE_HASH_CACHED = PY >= (3, 14)
 HAS_MONITORING = PY >= (3, 12)
 #: ``dis`` reports line numbers and labels the 3.13 way.
 DIS_HAS_LABELS = PY >= (3, 13)
+#: A relative jump's operand counts from the end of its inline caches (3.12+), not from
+#: the instruction after it.
+JUMPS_COUNT_CACHES = PY >= (3, 12)
 #: Position of the callable among the values a call instruction consumes.
 CALLABLE_INDEX = 1 if NULL_BELOW else 0
 

@@ -10,12 +10,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import dis
 import itertools
 import linecache
 import sys
 import types
 from typing import Any, Callable, Iterator
+
+import pytest
 
 import staticcall
 from staticcall import static_call_sites
@@ -217,6 +220,33 @@ class AIter:
             raise StopAsyncIteration
         self.i += 1
         return await Suspend(self.i)
+
+
+@contextlib.contextmanager
+def monitoring_tool(callbacks: dict[int, Callable[..., Any]],
+                    name: str = "staticcall-tests") -> Iterator[int]:
+    """A free ``sys.monitoring`` tool id (3.12+) with ``callbacks`` (event -> callback)
+    registered and their events on, for the ``with`` block; ``pytest.skip`` if none is
+    free. Everything is undone after."""
+    mon = sys.monitoring
+    tool = free_monitoring_tool()
+    if tool is None:
+        pytest.skip("no free sys.monitoring tool id")
+    mon.use_tool_id(tool, name)
+    try:
+        events = 0
+        for event, callback in callbacks.items():
+            mon.register_callback(tool, event, callback)
+            events |= event
+        mon.set_events(tool, events)
+        try:
+            yield tool
+        finally:
+            mon.set_events(tool, 0)
+    finally:
+        for event in callbacks:
+            mon.register_callback(tool, event, None)
+        mon.free_tool_id(tool)
 
 
 def free_monitoring_tool() -> int | None:

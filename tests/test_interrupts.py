@@ -18,6 +18,7 @@ import pytest
 import staticcall
 from live_helpers import HOT, build
 from package_helpers import forget
+from rewrite_helpers import monitoring_tool
 from staticcall import _trigger, static_call_query, static_call_update, static_call_update_many
 from test_rollback import SHAPES, Setup
 
@@ -94,7 +95,6 @@ def interrupt_at(n: int) -> Iterator[_Points]:
         return
 
     events = monitoring.events
-    tool = next(t for t in range(6) if monitoring.get_tool(t) is None)
 
     def start(code: Any, offset: int) -> Any:
         points.started(sys._getframe(1))
@@ -109,19 +109,9 @@ def interrupt_at(n: int) -> Iterator[_Points]:
         points.instruction(frame, offset)
         return None
 
-    monitoring.use_tool_id(tool, "staticcall interrupt test")
-    try:
-        monitoring.register_callback(tool, events.PY_START, start)
-        monitoring.register_callback(tool, events.INSTRUCTION, step)
-        monitoring.set_events(tool, events.PY_START | events.INSTRUCTION)
-        try:
-            yield points
-        finally:
-            monitoring.set_events(tool, 0)
-    finally:
-        monitoring.register_callback(tool, events.PY_START, None)
-        monitoring.register_callback(tool, events.INSTRUCTION, None)
-        monitoring.free_tool_id(tool)
+    with monitoring_tool({events.PY_START: start, events.INSTRUCTION: step},
+                         "staticcall interrupt test"):
+        yield points
 
 
 def _where(exc: BaseException) -> str:

@@ -253,14 +253,10 @@ def test_no_call_event_for_no_call_sites(shape: Shape) -> None:
 @pytest.mark.skipif(PY < (3, 12), reason="sys.monitoring is 3.12+")
 @pytest.mark.parametrize("shape", limited(SHAPES))
 def test_no_monitoring_call_event_for_no_call_sites(shape: Shape) -> None:
-    mon = sys.monitoring
-    E = mon.events
+    E = sys.monitoring.events
     env, f, g = build(shape)
 
     def monitored(func: Any) -> tuple[list[Any], list[Any]]:
-        tool = rw.free_monitoring_tool()
-        if tool is None:
-            pytest.skip("no free sys.monitoring tool id")
         calls: list[Any] = []
         starts: list[Any] = []
 
@@ -270,19 +266,8 @@ def test_no_monitoring_call_event_for_no_call_sites(shape: Shape) -> None:
         def on_start(code: Any, offset: int) -> None:
             starts.append(code)
 
-        mon.use_tool_id(tool, "staticcall-tests")
-        try:
-            mon.register_callback(tool, E.CALL, on_call)
-            mon.register_callback(tool, E.PY_START, on_start)
-            mon.set_events(tool, E.CALL | E.PY_START)
-            try:
-                rw.outcome(lambda: rw.drive(func(*shape.args)))
-            finally:
-                mon.set_events(tool, 0)
-        finally:
-            mon.register_callback(tool, E.CALL, None)
-            mon.register_callback(tool, E.PY_START, None)
-            mon.free_tool_id(tool)
+        with rw.monitoring_tool({E.CALL: on_call, E.PY_START: on_start}):
+            rw.outcome(lambda: rw.drive(func(*shape.args)))
         forbidden = env.forbidden_callables()
         forbidden_codes = env.forbidden_codes()
         return ([c for c in calls if any(c is x or c == x for x in forbidden)],
@@ -301,26 +286,14 @@ def test_monitoring_sees_the_call_of_a_function_target() -> None:
     """Counterpart of the test above: with a function target the CALL event names it."""
     if PY < (3, 12):
         pytest.skip("sys.monitoring is 3.12+")
-    mon = sys.monitoring
-    tool = rw.free_monitoring_tool()
-    if tool is None:
-        pytest.skip("no free sys.monitoring tool id")
     shape = next(s for s in SHAPES if s.name == "positional")
     env, f, g = build(shape)
     target = env.target("T")
     static_call_update(env.K, target)
     calls: list[Any] = []
-    mon.use_tool_id(tool, "staticcall-tests")
-    try:
-        mon.register_callback(tool, mon.events.CALL, lambda code, off, c, a0: calls.append(c))
-        mon.set_events(tool, mon.events.CALL)
-        try:
-            g(1)
-        finally:
-            mon.set_events(tool, 0)
-    finally:
-        mon.register_callback(tool, mon.events.CALL, None)
-        mon.free_tool_id(tool)
+    with rw.monitoring_tool({sys.monitoring.events.CALL:
+                             lambda code, off, c, a0: calls.append(c)}):
+        g(1)
     assert any(c is target for c in calls)
     assert not any(c is static_call_return0 or c == static_call for c in calls)
 
